@@ -1,0 +1,128 @@
+package shaders_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+
+	"novae/shaders"
+)
+
+// eng is shared by every test: pipelines compile once. No adapter is a
+// failure, never a skip (PLATFORM.md: install mesa-vulkan-drivers).
+var eng *shaders.Engine
+
+func TestMain(m *testing.M) {
+	var err error
+	eng, err = shaders.New(shaders.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: no WebGPU device:", err)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "adapter: %s\n", eng.Adapter)
+	os.Exit(m.Run())
+}
+
+func randn(rng *rand.Rand, n int, std float32) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64()) * std
+	}
+	return v
+}
+
+func seeded(name string) *rand.Rand {
+	var h uint64 = 14695981039346656037
+	for _, c := range name {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return rand.New(rand.NewPCG(h, 42))
+}
+
+// check compares got with want elementwise: |got−want| ≤ atol + rtol·|want|.
+// On failure it prints the first pairs, the max errors and the worst index.
+func check(t *testing.T, what string, got, want []float32, atol, rtol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: got %d values, want %d", what, len(got), len(want))
+	}
+	var maxAbs, maxRel float64
+	worst, bad := -1, 0
+	var worstExcess float64
+	for i := range got {
+		g, w := float64(got[i]), float64(want[i])
+		d := math.Abs(g - w)
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			d = math.Inf(1)
+		}
+		maxAbs = math.Max(maxAbs, d)
+		if w != 0 {
+			maxRel = math.Max(maxRel, d/math.Abs(w))
+		}
+		if ex := d - (atol + rtol*math.Abs(w)); ex > 0 {
+			bad++
+			if worst < 0 || ex > worstExcess {
+				worst, worstExcess = i, ex
+			}
+		}
+	}
+	if bad == 0 {
+		t.Logf("%s: OK, max abs %.3g, max rel %.3g (n=%d)", what, maxAbs, maxRel, len(got))
+		return
+	}
+	var b strings.Builder
+	for i := 0; i < 5 && i < len(got); i++ {
+		fmt.Fprintf(&b, " [%d] %g vs %g;", i, got[i], want[i])
+	}
+	t.Errorf("%s: %d of %d outside atol %g + rtol %g; max abs %.3g, max rel %.3g; worst [%d] got %g want %g;%s",
+		what, bad, len(got), atol, rtol, maxAbs, maxRel, worst, got[worst], want[worst], b.String())
+}
+
+func read(t *testing.T, x *shaders.Tensor) []float32 {
+	t.Helper()
+	v, err := eng.Read(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestUploadReadRoundTrip(t *testing.T) {
+	for _, n := range []int{1, 3, 1000, 1 << 16} {
+		v := randn(seeded("rt"), n, 1)
+		x := eng.Upload(v, n)
+		check(t, fmt.Sprintf("n=%d", n), read(t, x), v, 0, 0)
+		w := randn(seeded("rt2"), n, 1)
+		eng.Write(x, w) // reuse the buffer
+		check(t, fmt.Sprintf("rewrite n=%d", n), read(t, x), w, 0, 0)
+		x.Release()
+	}
+}
+
+func TestEmptyReusesReleasedBuffers(t *testing.T) {
+	a := eng.Empty(shaders.F32, 7, 9)
+	buf := a.Buffer()
+	a.Release()
+	b := eng.Empty(shaders.F32, 9, 7)
+	if b.Buffer() != buf {
+		t.Errorf("Empty after Release allocated a new buffer instead of reusing one of the same size")
+	}
+	b.Release()
+}
+
+func TestCompileErrorNamesKernel(t *testing.T) {
+	_, err := shaders.Source("matmul", map[string]string{"WKIND": "0"})
+	if err == nil || !strings.Contains(err.Error(), "{{GROUP}}") {
+		t.Fatalf("unfilled hole not reported: %v", err)
+	}
+	err = eng.CompileCheck("broken", "@compute @workgroup_size(1) fn main() { let x: f32 = undefined_thing; }")
+	if err == nil || !strings.Contains(err.Error(), "broken") {
+		t.Fatalf("a WGSL compile error must come back as an error naming the kernel, got %v", err)
+	}
+	// The engine stays usable.
+	x := eng.Upload([]float32{1, 2, 3}, 3)
+	check(t, "after error", read(t, x), []float32{1, 2, 3}, 0, 0)
+}

@@ -1,0 +1,207 @@
+package shaders_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/x448/float16"
+
+	"novae/shaders"
+	"novae/shaders/ref"
+)
+
+type mmCase struct {
+	M, K, N int
+	bias    bool
+	act     shaders.Act
+	gateB   int // gate rows (batches); 0 = no gate
+	acc     bool
+}
+
+func (c mmCase) String() string {
+	return fmt.Sprintf("M=%d,K=%d,N=%d,bias=%v,act=%v,gateB=%d,acc=%v", c.M, c.K, c.N, c.bias, c.act, c.gateB, c.acc)
+}
+
+var mmCases = []mmCase{
+	{M: 1, K: 1, N: 1},
+	{M: 7, K: 13, N: 5, bias: true},
+	{M: 64, K: 64, N: 64},
+	{M: 65, K: 33, N: 129, bias: true, act: shaders.ActGELUTanh},
+	{M: 37, K: 48, N: 70, bias: true, act: shaders.ActGELUErf},
+	{M: 20, K: 64, N: 96, bias: true, act: shaders.ActSiLU, gateB: 2, acc: true},
+	{M: 261, K: 96, N: 72, bias: true, gateB: 1, acc: true},
+}
+
+// runMM runs the engine with weight w (already in its storage) and returns Y.
+func runMM(t *testing.T, c mmCase, x, y0, bias, gate []float32, w shaders.Weight) []float32 {
+	xt := eng.Upload(x, c.M, c.K)
+	yt := eng.Upload(y0, c.M, c.N)
+	ep := shaders.Epilogue{Act: c.act, Accumulate: c.acc}
+	if bias != nil {
+		ep.Bias = eng.Upload(bias, c.N)
+	}
+	if gate != nil {
+		ep.Gate = eng.Upload(gate, c.gateB, c.N)
+	}
+	eng.MatMul(yt, xt, w, ep)
+	got := read(t, yt)
+	for _, tt := range []*shaders.Tensor{xt, yt, ep.Bias, ep.Gate, w.W, w.Scales} {
+		tt.Release()
+	}
+	return got
+}
+
+func mmInputs(c mmCase) (x, w, y0, bias, gate []float32) {
+	rng := seeded(c.String())
+	x = randn(rng, c.M*c.K, 1)
+	w = randn(rng, c.N*c.K, 0.2)
+	y0 = randn(rng, c.M*c.N, 1)
+	if c.bias {
+		bias = randn(rng, c.N, 0.5)
+	}
+	if c.gateB > 0 {
+		gate = randn(rng, c.gateB*c.N, 1)
+	}
+	return
+}
+
+func mmWant(c mmCase, x, w, y0, bias, gate []float32) []float32 {
+	want := append([]float32(nil), y0...)
+	ref.MatMul(want, x, w, bias, gate, c.M, c.K, c.N, int(c.act), c.acc)
+	return want
+}
+
+// TestMatMul: f32 weights. Tolerance 1e-5 rel + 1e-5 abs (sums of ≤100
+// products of O(1) values; the GPU sums in a different order).
+func TestMatMul(t *testing.T) {
+	for _, c := range mmCases {
+		t.Run(c.String(), func(t *testing.T) {
+			x, w, y0, bias, gate := mmInputs(c)
+			wt := shaders.Weight{W: eng.Upload(w, c.N, c.K), Kind: shaders.WF32, N: c.N, K: c.K}
+			got := runMM(t, c, x, y0, bias, gate, wt)
+			check(t, "matmul", got, mmWant(c, x, w, y0, bias, gate), 1e-5, 1e-5)
+		})
+	}
+}
+
+// TestMatMulF16: f16 storage, f32 math. The reference uses the same rounded
+// weights, so only summation order differs: 1e-5.
+func TestMatMulF16(t *testing.T) {
+	for _, c := range mmCases {
+		t.Run(c.String(), func(t *testing.T) {
+			x, w, y0, bias, gate := mmInputs(c)
+			h := make([]uint16, len(w))
+			raw := make([]byte, 2*len(w))
+			for i, v := range w {
+				h[i] = float16.Fromfloat32(v).Bits()
+				raw[2*i], raw[2*i+1] = byte(h[i]), byte(h[i]>>8)
+			}
+			wt := shaders.Weight{W: eng.UploadRaw(shaders.F16, raw, c.N, c.K), Kind: shaders.WF16, N: c.N, K: c.K}
+			got := runMM(t, c, x, y0, bias, gate, wt)
+			check(t, "matmul_f16w", got, mmWant(c, x, ref.DequantF16(h), y0, bias, gate), 1e-5, 1e-5)
+		})
+	}
+}
+
+// quantize8 is a straightforward symmetric quantizer for the test data.
+func quantize8(w []float32, N, K, group int) ([]int8, []float32) {
+	q := make([]int8, len(w))
+	per := K
+	if group > 0 {
+		per = group
+	}
+	scales := make([]float32, N*K/per)
+	for b := range scales {
+		var mx float32
+		for i := b * per; i < (b+1)*per; i++ {
+			mx = max(mx, abs32(w[i]))
+		}
+		s := mx / 127
+		scales[b] = s
+		for i := b * per; i < (b+1)*per; i++ {
+			if s > 0 {
+				q[i] = int8(max(-127, min(127, roundf(w[i]/s))))
+			}
+		}
+	}
+	return q, scales
+}
+
+func quantize4(w []float32, N, K, group int) ([]byte, []float32) {
+	packed := make([]byte, len(w)/2)
+	scales := make([]float32, N*K/group)
+	for b := range scales {
+		var mx float32
+		for i := b * group; i < (b+1)*group; i++ {
+			mx = max(mx, abs32(w[i]))
+		}
+		s := mx / 7
+		scales[b] = s
+		for i := b * group; i < (b+1)*group; i++ {
+			q := 0
+			if s > 0 {
+				q = max(-8, min(7, roundf(w[i]/s)))
+			}
+			packed[i/2] |= byte(q+8) << (4 * (i % 2))
+		}
+	}
+	return packed, scales
+}
+
+func abs32(v float32) float32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+func roundf(v float32) int {
+	if v < 0 {
+		return -int(-v + 0.5)
+	}
+	return int(v + 0.5)
+}
+
+// TestMatMulInt8: per-row and per-group scales. The reference dequantizes the
+// same integers, so the tolerance is still summation order: 1e-5.
+func TestMatMulInt8(t *testing.T) {
+	for _, c := range mmCases {
+		for _, g := range []int{0, 16} {
+			if g > 0 && c.K%g != 0 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%v,group=%d", c, g), func(t *testing.T) {
+				x, w, y0, bias, gate := mmInputs(c)
+				q, s := quantize8(w, c.N, c.K, g)
+				raw := make([]byte, len(q))
+				for i, v := range q {
+					raw[i] = byte(v)
+				}
+				wt := shaders.Weight{W: eng.UploadRaw(shaders.I8, raw, c.N, c.K), Scales: eng.Upload(s, len(s)),
+					Kind: shaders.WInt8, Group: g, N: c.N, K: c.K}
+				got := runMM(t, c, x, y0, bias, gate, wt)
+				check(t, "matmul_int8", got, mmWant(c, x, ref.DequantInt8(q, s, c.N, c.K, g), y0, bias, gate), 1e-5, 1e-5)
+			})
+		}
+	}
+}
+
+// TestMatMulInt4: per-group scales (groups 32 and 64 where K allows, 16 for
+// the small shapes).
+func TestMatMulInt4(t *testing.T) {
+	for _, c := range mmCases {
+		for _, g := range []int{16, 32, 64} {
+			if c.K%g != 0 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%v,group=%d", c, g), func(t *testing.T) {
+				x, w, y0, bias, gate := mmInputs(c)
+				p, s := quantize4(w, c.N, c.K, g)
+				wt := shaders.Weight{W: eng.UploadRaw(shaders.U8, p, c.N, c.K/2), Scales: eng.Upload(s, len(s)),
+					Kind: shaders.WInt4, Group: g, N: c.N, K: c.K}
+				got := runMM(t, c, x, y0, bias, gate, wt)
+				check(t, "matmul_int4", got, mmWant(c, x, ref.DequantInt4(p, s, c.N, c.K, g), y0, bias, gate), 1e-5, 1e-5)
+			})
+		}
+	}
+}

@@ -485,3 +485,23 @@ func (u *uniforms) reset() {
 	}
 	u.n = 0
 }
+
+// CopyRegion records dst[dstOff : dstOff+n] ← src[srcOff : srcOff+n], in
+// elements of 4 bytes (f32/i32/u32 tensors): assembling token sequences and
+// looking up embedding rows need no kernel.
+func (e *Engine) CopyRegion(dst *Tensor, dstOff int, src *Tensor, srcOff, n int) {
+	if dst.DType.Size() != 4 || src.DType.Size() != 4 || dstOff+n > dst.Len() || srcOff+n > src.Len() || n <= 0 {
+		panic(fmt.Sprintf("shaders: CopyRegion %v[%d:+%d] ← %v[%d:+%d]", dst, dstOff, n, src, srcOff, n))
+	}
+	if dst.buf == nil || src.buf == nil {
+		return
+	}
+	e.encoder()
+	if e.pass != nil {
+		e.pass.End()
+		e.pass = nil
+	}
+	if err := e.enc.CopyBufferToBuffer(src.buf, uint64(4*srcOff), dst.buf, uint64(4*dstOff), uint64(4*n)); err != nil {
+		e.fail(fmt.Errorf("shaders: copy region: %w", err))
+	}
+}

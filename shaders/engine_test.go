@@ -126,3 +126,10 @@ func TestCompileErrorNamesKernel(t *testing.T) {
 	x := eng.Upload([]float32{1, 2, 3}, 3)
 	check(t, "after error", read(t, x), []float32{1, 2, 3}, 0, 0)
 }
+
+func TestCopyRegion(t *testing.T) {
+	src := eng.Upload([]float32{1, 2, 3, 4, 5, 6}, 6)
+	dst := eng.Upload([]float32{0, 0, 0, 0, 0}, 5)
+	eng.CopyRegion(dst, 1, src, 3, 3)
+	check(t, "copy region", read(t, dst), []float32{0, 4, 5, 6, 0}, 0, 0)
+}

@@ -40,11 +40,17 @@ const (
 func (a Act) String() string { return [...]string{"none", "gelu_tanh", "gelu_erf", "silu"}[a] }
 
 // Epilogue is what MatMul fuses after the product, in this order:
-// + Bias[n], Act, × Gate[m/rowsPerBatch, n] (Gate is [B,N]), + Y (Accumulate).
+// + Bias[n], Act, × Gate[b, n] with b = m/(M/B), + Y (Accumulate).
+// Gate is read as a view: element [b,n] is Gate[GateOff + b·GateStride + n]
+// (GateStride 0 means N), so a chunk of the DiT's [B,6H] adaLN output or a
+// [1,N] LayerScale γ serve without copies. GateRows is B (0: Gate.Len()/N).
 type Epilogue struct {
 	Bias       *Tensor
 	Act        Act
 	Gate       *Tensor
+	GateOff    int
+	GateStride int
+	GateRows   int
 	Accumulate bool
 }
 
@@ -53,6 +59,8 @@ type MatMulParams struct {
 	M, N, K      uint32
 	Flags        uint32
 	RowsPerBatch uint32
+	GateOff      uint32
+	GateStride   uint32
 }
 
 // MatMul records Y = epilogue(X·Wᵀ): X is [..., K] (M rows), Y is [..., N].
@@ -71,12 +79,19 @@ func (e *Engine) MatMul(y, x *Tensor, w Weight, ep Epilogue) {
 	}
 	p.Flags |= uint32(ep.Act) << 1
 	if ep.Gate != nil {
-		B := ep.Gate.Len() / N
-		if B == 0 || M%B != 0 || ep.Gate.Len() != B*N {
-			panic(fmt.Sprintf("shaders: MatMul: gate %v does not divide %d rows", ep.Gate, M))
+		stride, B := ep.GateStride, ep.GateRows
+		if stride == 0 {
+			stride = N
+		}
+		if B == 0 {
+			B = ep.Gate.Len() / N
+		}
+		if B == 0 || M%B != 0 || ep.GateOff+(B-1)*stride+N > ep.Gate.Len() {
+			panic(fmt.Sprintf("shaders: MatMul: gate %v (off %d, stride %d, rows %d) does not fit %d rows × %d", ep.Gate, ep.GateOff, stride, B, M, N))
 		}
 		p.Flags |= 8
 		p.RowsPerBatch = uint32(M / B)
+		p.GateOff, p.GateStride = uint32(ep.GateOff), uint32(stride)
 	}
 	if ep.Accumulate {
 		p.Flags |= 16

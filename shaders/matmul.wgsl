@@ -10,7 +10,7 @@
 // K (0 = one scale per output row).
 //
 // Epilogue, in order: + bias[n]; activation (flags bits 1–2: 1 GELU-tanh,
-// 2 GELU-erf, 3 SiLU); × gate[m / rows_per_batch, n]; + Y[m,n] if
+// 2 GELU-erf, 3 SiLU); × gate[m / rows_per_batch, n] (a strided view); + Y[m,n] if
 // accumulating (Y is read and written by the same thread, so in-place
 // residual adds need no second binding of the same buffer).
 
@@ -20,6 +20,8 @@ struct Params {
     K: u32,
     flags: u32,          // bit0 bias, bits1-2 activation, bit3 gate, bit4 accumulate
     rows_per_batch: u32, // rows of X sharing one gate row
+    gate_off: u32,       // gate[b,n] = gate[gate_off + b·gate_stride + n]: the DiT's
+    gate_stride: u32,    // gates are chunks of one [B,6H] adaLN tensor
 }
 
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -126,7 +128,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
                 default: {}
             }
             if ((p.flags & 8u) != 0u) {
-                v *= gate[(m / p.rows_per_batch) * p.N + n];
+                v *= gate[p.gate_off + (m / p.rows_per_batch) * p.gate_stride + n];
             }
             let o = m * p.N + n;
             if ((p.flags & 16u) != 0u) {

@@ -205,3 +205,17 @@ func TestMatMulInt4(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulGateView: the gate is chunk 1 of a [B, 3N] tensor, as the DiT's
+// gates are chunks of its adaLN output.
+func TestMatMulGateView(t *testing.T) {
+	const M, K, N, B = 10, 16, 8, 2
+	rng := seeded("gateview")
+	x, w, y0, mod := randn(rng, M*K, 1), randn(rng, N*K, 0.3), randn(rng, M*N, 1), randn(rng, B*3*N, 1)
+	want := append([]float32(nil), y0...)
+	ref.MatMulGate(want, x, w, nil, mod, N, 3*N, B, M, K, N, ref.ActNone, true)
+	xt, yt, mt := eng.Upload(x, M, K), eng.Upload(y0, M, N), eng.Upload(mod, B, 3*N)
+	wt := shaders.Weight{W: eng.Upload(w, N, K), Kind: shaders.WF32, N: N, K: K}
+	eng.MatMul(yt, xt, wt, shaders.Epilogue{Gate: mt, GateOff: N, GateStride: 3 * N, GateRows: B, Accumulate: true})
+	check(t, "matmul gate view", read(t, yt), want, 1e-5, 1e-5)
+}

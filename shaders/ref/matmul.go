@@ -43,13 +43,20 @@ func Activate(act int, v float32) float32 {
 
 // MatMul is torch.nn.functional.linear plus the engine's fused epilogue:
 // y[m,n] = (accumulate ? y[m,n] : 0) + gate[m/(M/B),n] · act(Σ_k x[m,k]·w[n,k] + bias[n]).
-// w is [N,K]; bias and gate may be nil; gate is [B,N].
+// w is [N,K]; bias and gate may be nil; gate is [B,N] (see MatMulGate for a
+// strided view).
 // https://pytorch.org/docs/stable/generated/torch.nn.Linear.html
 func MatMul(y, x, w, bias, gate []float32, M, K, N, act int, accumulate bool) {
-	rpb := M
+	B := 1
 	if gate != nil {
-		rpb = M / (len(gate) / N)
+		B = len(gate) / N
 	}
+	MatMulGate(y, x, w, bias, gate, 0, N, B, M, K, N, act, accumulate)
+}
+
+// MatMulGate is MatMul with the gate read as gate[off + b·stride + n].
+func MatMulGate(y, x, w, bias, gate []float32, off, stride, B, M, K, N, act int, accumulate bool) {
+	rpb := M / B
 	for m := range M {
 		xr := x[m*K : (m+1)*K]
 		for n := range N {
@@ -64,7 +71,7 @@ func MatMul(y, x, w, bias, gate []float32, M, K, N, act int, accumulate bool) {
 			}
 			v = Activate(act, v)
 			if gate != nil {
-				v *= gate[(m/rpb)*N+n]
+				v *= gate[off+(m/rpb)*stride+n]
 			}
 			if accumulate {
 				v += y[m*N+n]

@@ -1,0 +1,50 @@
+# novae: the two commands a newcomer needs are `make run` and `make test`.
+# Everything they need is installed by scripts/setup.sh (idempotent).
+
+GO      ?= go
+BUILD   := build
+WASMENV := GOOS=js GOARCH=wasm
+
+.PHONY: all setup test test-native test-browser bench run clean
+
+all: test
+
+setup:
+	@bash scripts/setup.sh
+
+# make test: every kernel against its pure-Go reference natively (lavapipe),
+# then the same kernel tests compiled to wasm and run in headless Chromium on
+# its WebGPU (SwiftShader). NOVAE_REQUIRE_BROWSER makes a missing browser a
+# failure instead of a skip.
+test: setup test-native test-browser
+
+test-native:
+	NOVAE_REQUIRE_BROWSER=1 $(GO) test -count=1 ./...
+
+test-browser: $(BUILD)/shaders_test.wasm
+	$(GO) run ./tools/browsertest -wasm $(BUILD)/shaders_test.wasm -timeout 15m -- -test.v -test.short -test.run '$(BROWSER_TESTS)'
+
+# The representative kernel set checked inside the browser page.
+BROWSER_TESTS := TestUploadReadRoundTrip|TestCompileErrorNamesKernel|TestMatMul|TestLayerNorm|TestGroupNorm|TestAttention|TestRoPE|TestConv2D|TestPixels
+
+$(BUILD)/shaders_test.wasm: FORCE
+	@mkdir -p $(BUILD)
+	$(WASMENV) $(GO) test -c -o $@ ./shaders
+
+FORCE:
+
+# make bench: per-kernel figures at SVG-XL shapes (not part of make test).
+# The same benchmark builds as a static binary for a GPU machine:
+#   make bench-binary && scp build/novae-bench gpu: && ./novae-bench
+bench: setup
+	$(GO) run ./tools/bench
+
+bench-binary:
+	@mkdir -p $(BUILD)
+	$(GO) build -o $(BUILD)/novae-bench ./tools/bench
+
+run:
+	@echo "make run arrives with the browser app (issue: browser app)."
+
+clean:
+	rm -rf $(BUILD)

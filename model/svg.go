@@ -1,0 +1,297 @@
+package model
+
+// The whole SVG system as novae ships it: one weights file holding the DiT
+// (keys under "dit."), the autoencoder ("encoder." DINOv3, "extra_vit."
+// residual ViT, "decoder."), the latent statistics ("latent.mean",
+// "latent.std") and the config as JSON in the metadata key "config".
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+)
+
+// Config describes a complete model. Encoders are optional: generation
+// needs only the DiT and the decoder.
+type Config struct {
+	Name        string         `json:"name"`
+	Image       int            `json:"image"` // pixel side, 256 for SVG-XL
+	Classes     []string       `json:"classes,omitempty"`
+	DiT         DiTConfig      `json:"dit"`
+	Decoder     DecoderConfig  `json:"decoder"`
+	Dino        *DinoConfig    `json:"dino,omitempty"`
+	Residual    *ResViTConfig  `json:"residual,omitempty"`
+	Defaults    SampleDefaults `json:"defaults"`
+	FeatureNorm bool           `json:"feature_norm"` // latent normalised with latent.mean/std
+}
+
+// SampleDefaults are the sampler settings a model card recommends.
+type SampleDefaults struct {
+	Steps    int     `json:"steps"`
+	CFG      float64 `json:"cfg"`
+	Shift    float64 `json:"shift"`
+	Schedule string  `json:"schedule"`
+}
+
+// OfficialDefaults are the official sample script's settings.
+var OfficialDefaults = SampleDefaults{Steps: 25, CFG: 4, Shift: 0.15, Schedule: "constant"}
+
+// SVGXLConfig is the paper's ImageNet 256 model.
+func SVGXLConfig() Config {
+	d, r := DinoS16Plus, SVGResidual
+	return Config{Name: "svg-xl", Image: 256, DiT: SVGXL, Decoder: SVGDecoder, Dino: &d, Residual: &r,
+		Defaults: OfficialDefaults, FeatureNorm: true}
+}
+
+// ParseConfig reads the "config" metadata of a weights file.
+func ParseConfig(meta map[string]string) (Config, error) {
+	var c Config
+	s, ok := meta["config"]
+	if !ok {
+		return c, fmt.Errorf("weights carry no \"config\" metadata: convert them with novae convert")
+	}
+	if err := json.Unmarshal([]byte(s), &c); err != nil {
+		return c, fmt.Errorf("bad config metadata: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the parts against each other.
+func (c Config) Validate() error {
+	if err := c.DiT.Validate(); err != nil {
+		return err
+	}
+	if err := c.Decoder.Validate(); err != nil {
+		return err
+	}
+	if c.Decoder.ZChannels != c.DiT.InChannels {
+		return fmt.Errorf("config: decoder takes %d channels, DiT makes %d", c.Decoder.ZChannels, c.DiT.InChannels)
+	}
+	if c.Decoder.LatentRes() != c.DiT.Grid || c.Decoder.Resolution != c.Image {
+		return fmt.Errorf("config: decoder maps %d² → %d², DiT grid is %d², image %d²",
+			c.Decoder.LatentRes(), c.Decoder.Resolution, c.DiT.Grid, c.Image)
+	}
+	if c.Dino != nil {
+		if err := c.Dino.Validate(); err != nil {
+			return err
+		}
+		if c.Residual == nil || c.Dino.Dim+c.Residual.OutDim != c.DiT.InChannels {
+			return fmt.Errorf("config: encoders make %d+%d channels, DiT takes %d", c.Dino.Dim, resOut(c.Residual), c.DiT.InChannels)
+		}
+	}
+	if c.Residual != nil {
+		if err := c.Residual.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(c.Classes) > 0 && len(c.Classes) != c.DiT.NumClasses {
+		return fmt.Errorf("config: %d class names for %d classes", len(c.Classes), c.DiT.NumClasses)
+	}
+	return nil
+}
+
+func resOut(r *ResViTConfig) int {
+	if r == nil {
+		return 0
+	}
+	return r.OutDim
+}
+
+// Key prefixes inside a novae weights file.
+const (
+	PrefixDiT      = "dit."
+	PrefixDino     = "encoder."
+	PrefixResidual = "extra_vit."
+	PrefixDecoder  = "decoder."
+	KeyMean        = "latent.mean"
+	KeyStd         = "latent.std"
+)
+
+// SVG is a loaded model.
+type SVG struct {
+	Cfg       Config
+	DiT       *DiT
+	Decoder   *Decoder
+	Dino      *Dino   // nil when the file has no encoders
+	Residual  *ResViT // nil likewise
+	Mean, Std Tensor  // [C] latent statistics (nil: no feature norm)
+}
+
+// Params lists every tensor of the model with its file key.
+func (m *SVG) Params() []Param {
+	var ps []Param
+	add := func(prefix string, sub []Param) {
+		for _, p := range sub {
+			p.Name = prefix + p.Name
+			ps = append(ps, p)
+		}
+	}
+	add(PrefixDiT, m.DiT.Params())
+	add(PrefixDecoder, m.Decoder.Params())
+	if m.Dino != nil {
+		add(PrefixDino, m.Dino.Params())
+		add(PrefixResidual, m.Residual.Params())
+	}
+	if m.Cfg.FeatureNorm {
+		tensorP(&ps, KeyMean, &m.Mean, m.Cfg.DiT.InChannels)
+		tensorP(&ps, KeyStd, &m.Std, m.Cfg.DiT.InChannels)
+	}
+	return ps
+}
+
+// skeleton builds the structs without weights, ready for Params.
+func skeleton(cfg Config, encoders bool) *SVG {
+	m := &SVG{Cfg: cfg, DiT: &DiT{Cfg: cfg.DiT}, Decoder: &Decoder{Cfg: cfg.Decoder}}
+	if encoders && cfg.Dino != nil && cfg.Residual != nil {
+		m.Dino, m.Residual = &Dino{Cfg: *cfg.Dino}, &ResViT{Cfg: *cfg.Residual}
+	}
+	return m
+}
+
+// Open loads a model from src onto b. With encoders false the encoders are
+// skipped (generation does not need them).
+func Open(b Backend, src Source, cfg Config, encoders bool) (*SVG, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if encoders {
+		if _, ok := src.Lookup(PrefixDino + "cls_token"); !ok {
+			encoders = false
+		}
+	}
+	m := skeleton(cfg, encoders)
+	ps := m.Params()
+	if err := Load(b, &prefixFilter{src, m.Dino != nil}, "", ps); err != nil {
+		return nil, err
+	}
+	if m.DiT.PosEmbed == nil {
+		m.DiT.PosEmbed = b.Upload(PosEmbed2D(cfg.DiT.Hidden, cfg.DiT.Grid), 1, cfg.DiT.tokens(), cfg.DiT.Hidden)
+	}
+	if m.Dino != nil {
+		p, err := b.Read(m.Dino.periodsT)
+		if err != nil {
+			return nil, err
+		}
+		m.Dino.Periods = p
+	}
+	return m, b.Flush()
+}
+
+// prefixFilter hides the encoder keys when they are not loaded, so Check
+// does not call them unexpected.
+type prefixFilter struct {
+	Source
+	encoders bool
+}
+
+func (p *prefixFilter) Names() []string {
+	var out []string
+	for _, n := range p.Source.Names() {
+		if !p.encoders && (hasPrefix(n, PrefixDino) || hasPrefix(n, PrefixResidual)) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
+
+// Decode maps sampled latents [B,T,C] (normalised space) to images
+// [B,3,Image,Image] in about [-1,1]: x = z·std + mean, tokens → NCHW,
+// decoder. The caller frees the result.
+func (m *SVG) Decode(b Backend, z Tensor, B int) Tensor {
+	c := m.Cfg
+	T, C := c.DiT.tokens(), c.DiT.InChannels
+	x := z
+	if m.Mean != nil {
+		x = b.Alloc(B, T, C)
+		b.Denormalize(x, z, m.Mean, m.Std, C)
+	}
+	nchw := b.Alloc(B, C, c.DiT.Grid, c.DiT.Grid)
+	b.TokensToNCHW(nchw, x, B, T, C)
+	img := m.Decoder.Forward(b, nchw, B)
+	if x != z {
+		b.Free(x)
+	}
+	b.Free(nchw)
+	return img
+}
+
+// Encode maps ImageNet-normalised images [B,3,Image,Image] to latents
+// [B,T,C] in the normalised space the DiT samples in. The residual features
+// are aligned to the DINO features' statistics over this batch, as the
+// official autoencoder does (so the result depends on the batch).
+func (m *SVG) Encode(b Backend, img Tensor, B int) (Tensor, error) {
+	if m.Dino == nil {
+		return nil, fmt.Errorf("encode: this model file has no encoders")
+	}
+	c := m.Cfg
+	S := c.Image
+	dino := m.Dino.Forward(b, img, B, S, S)
+	res := m.Residual.Forward(b, img, B)
+	dv, err := b.Read(dino)
+	if err != nil {
+		return nil, err
+	}
+	rv, err := b.Read(res)
+	if err != nil {
+		return nil, err
+	}
+	b.Free(dino, res)
+	Cd, Cr := m.Dino.Cfg.Dim, m.Residual.Cfg.OutDim
+	AlignResidual(rv, dv, Cr, Cd)
+	T := len(dv) / (B * Cd)
+	lat := make([]float32, 0, B*T*(Cd+Cr))
+	for r := range B * T {
+		lat = append(lat, dv[r*Cd:(r+1)*Cd]...)
+		lat = append(lat, rv[r*Cr:(r+1)*Cr]...)
+	}
+	if m.Mean != nil {
+		mean, err := b.Read(m.Mean)
+		if err != nil {
+			return nil, err
+		}
+		std, err := b.Read(m.Std)
+		if err != nil {
+			return nil, err
+		}
+		C := Cd + Cr
+		for i := range lat {
+			lat[i] = (lat[i] - mean[i%C]) / std[i%C]
+		}
+	}
+	return b.Upload(lat, B, T, Cd+Cr), nil
+}
+
+// AlignResidual rescales residual features r [N,Cr] to the scalar
+// statistics of the DINO features d [N,Cd] (official match_distribution):
+// m = mean over channels of the per-channel means, s = mean over channels
+// of the per-channel unbiased stds; r' = (r − m_r)/(s_r + 1e-6)·s_d + m_d.
+func AlignResidual(r, d []float32, Cr, Cd int) {
+	mr, sr := channelStats(r, Cr)
+	md, sd := channelStats(d, Cd)
+	for i, v := range r {
+		r[i] = float32((float64(v)-mr)/(sr+1e-6)*sd + md)
+	}
+}
+
+func channelStats(x []float32, C int) (mean, std float64) {
+	N := len(x) / C
+	for c := range C {
+		var s, ss float64
+		for n := range N {
+			s += float64(x[n*C+c])
+		}
+		mu := s / float64(N)
+		for n := range N {
+			d := float64(x[n*C+c]) - mu
+			ss += d * d
+		}
+		mean += mu
+		if N > 1 {
+			std += math.Sqrt(ss / float64(N-1))
+		}
+	}
+	return mean / float64(C), std / float64(C)
+}

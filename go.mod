@@ -20,4 +20,5 @@ require (
 	github.com/nlpodyssey/gopickle v0.3.0 // indirect
 	golang.org/x/sync v0.8.0 // indirect
 	golang.org/x/sys v0.25.0 // indirect
+	golang.org/x/text v0.18.0 // indirect
 )

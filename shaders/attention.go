@@ -1,0 +1,126 @@
+package shaders
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+)
+
+// View is a strided window onto a tensor: element (b, h, t, d) — batch item,
+// head, token, head dim — is element Off + b·BatchStride + h·HeadStride +
+// t·TokStride + d·DimStride of Tensor. Attention reads and writes through
+// views so that neither the packed qkv of a Linear nor NCHW conv outputs need
+// a copy. ref.View is its CPU twin.
+type View struct {
+	Tensor                                             *Tensor
+	Off, TokStride, HeadStride, DimStride, BatchStride int
+}
+
+// QKVViews splits the output of a qkv Linear, [B,T,3·NH·HD], the way PyTorch's
+// reshape(B,T,3,NH,HD) does: q, k, v, then heads, then the head dim.
+func QKVViews(qkv *Tensor, T, NH, HD int) (q, k, v View) {
+	row := 3 * NH * HD
+	q = View{Tensor: qkv, TokStride: row, HeadStride: HD, DimStride: 1, BatchStride: T * row}
+	k, v = q, q
+	k.Off, v.Off = NH*HD, 2*NH*HD
+	return
+}
+
+// TokensView is a token-major [B,T,NH·HD] tensor (a row per token, heads
+// side by side): attention's usual output, what the proj Linear reads.
+func TokensView(x *Tensor, T, NH, HD int) View {
+	return View{Tensor: x, TokStride: NH * HD, HeadStride: HD, DimStride: 1, BatchStride: T * NH * HD}
+}
+
+// ChannelsView is a channel-major [B,NH·HD,HW] tensor (NCHW, H·W flattened):
+// the tokens are the HW positions and head h owns channels h·HD…. The
+// decoder's AttnBlock is ChannelsView(x, 1, C, H·W) for q, k, v and output.
+func ChannelsView(x *Tensor, NH, HD, HW int) View {
+	return View{Tensor: x, TokStride: 1, HeadStride: HD * HW, DimStride: HW, BatchStride: NH * HD * HW}
+}
+
+// check panics unless every element of the B×NH×T×HD view lies in its tensor.
+func (v View) check(what string, B, T, NH, HD int) {
+	if v.Tensor == nil {
+		panic(fmt.Sprintf("shaders: Attention: %s has no tensor", what))
+	}
+	if v.Tensor.DType != F32 {
+		panic(fmt.Sprintf("shaders: Attention: %s %v is not f32", what, v.Tensor))
+	}
+	if v.Off < 0 || v.TokStride < 0 || v.HeadStride < 0 || v.DimStride < 0 || v.BatchStride < 0 {
+		panic(fmt.Sprintf("shaders: Attention: %s view %+v has a negative offset or stride", what, v))
+	}
+	last := v.Off + (B-1)*v.BatchStride + (NH-1)*v.HeadStride + (T-1)*v.TokStride + (HD-1)*v.DimStride
+	if last >= v.Tensor.Len() {
+		panic(fmt.Sprintf("shaders: Attention: %s view reaches element %d of %v (B=%d T=%d NH=%d HD=%d, strides %+v)",
+			what, last, v.Tensor, B, T, NH, HD, v))
+	}
+}
+
+// AttentionParams is the WGSL Params twin.
+type AttentionParams struct {
+	B, T, NH, NQB                   uint32
+	Scale                           float32 // softmax scale × log2(e)
+	OOff, OTok, OHead, ODim, OBatch uint32
+	QOff, QTok, QHead, QDim, QBatch uint32
+	KOff, KTok, KHead, KDim, KBatch uint32
+	VOff, VTok, VHead, VDim, VBatch uint32
+}
+
+// attnWGFloats is the workgroup memory attention may use, in floats: 16 KiB,
+// WebGPU's default limit, so the kernel runs everywhere.
+const attnWGFloats = 4096
+
+// attnTiles picks the tiling for head dim HD (see attention.wgsl): query rows
+// per workgroup bq, the score phase's head-dim chunk dc, keys per V stage vk,
+// and the staging area in floats. It panics for HD over 1024.
+func attnTiles(HD int) (bq, dc, vk, stage int) {
+	const bk, wg = 64, 256
+	switch {
+	case HD <= 128:
+		bq, dc = 32, 16
+	case HD <= 256:
+		bq, dc = 16, 32
+	case HD <= 512:
+		bq, dc = 8, 32
+	case HD <= 1024:
+		bq, dc = 4, 32
+	default:
+		panic(fmt.Sprintf("shaders: Attention: head dim %d over 1024", HD))
+	}
+	budget := attnWGFloats - bq*bk - wg // what ps and red leave
+	vk = min(bk, budget/HD)
+	stage = max((bq+bk)*(dc+1), vk*HD)
+	if stage > budget || vk < 1 {
+		panic(fmt.Sprintf("shaders: Attention: no tiling for head dim %d", HD))
+	}
+	return
+}
+
+// Attention records out = softmax(q·kᵀ·scale)·v for each of B batch items and
+// NH heads over T tokens of head dim HD (1…1024), with no mask. out must not
+// share a tensor with q, k or v; q, k and v may share one (packed qkv).
+func (e *Engine) Attention(out, q, k, v View, B, T, NH, HD int, scale float32) {
+	if B < 1 || T < 1 || NH < 1 || HD < 1 {
+		panic(fmt.Sprintf("shaders: Attention: B=%d T=%d NH=%d HD=%d", B, T, NH, HD))
+	}
+	out.check("out", B, T, NH, HD)
+	q.check("q", B, T, NH, HD)
+	k.check("k", B, T, NH, HD)
+	v.check("v", B, T, NH, HD)
+	if out.Tensor == q.Tensor || out.Tensor == k.Tensor || out.Tensor == v.Tensor {
+		panic("shaders: Attention: out must not be the q, k or v tensor")
+	}
+	bq, dc, vk, stage := attnTiles(HD)
+	nqb := ceilDiv(T, bq)
+	u := func(x int) uint32 { return uint32(x) }
+	p := AttentionParams{B: u(B), T: u(T), NH: u(NH), NQB: u(nqb), Scale: scale * math.Log2E,
+		OOff: u(out.Off), OTok: u(out.TokStride), OHead: u(out.HeadStride), ODim: u(out.DimStride), OBatch: u(out.BatchStride),
+		QOff: u(q.Off), QTok: u(q.TokStride), QHead: u(q.HeadStride), QDim: u(q.DimStride), QBatch: u(q.BatchStride),
+		KOff: u(k.Off), KTok: u(k.TokStride), KHead: u(k.HeadStride), KDim: u(k.DimStride), KBatch: u(k.BatchStride),
+		VOff: u(v.Off), VTok: u(v.TokStride), VHead: u(v.HeadStride), VDim: u(v.DimStride), VBatch: u(v.BatchStride)}
+	kn := kernel{file: "attention", entry: "main", outs: 1, ins: 3, subst: map[string]string{
+		"HD": strconv.Itoa(HD), "BQ": strconv.Itoa(bq), "DC": strconv.Itoa(dc),
+		"VK": strconv.Itoa(vk), "STAGE": strconv.Itoa(stage)}}
+	e.dispatch(kn, e.grid1(B*NH*nqb), p, out.Tensor, q.Tensor, k.Tensor, v.Tensor)
+}

@@ -59,7 +59,9 @@ func NewFromAdapter(adapter js.Value) (*Engine, error) {
 		MaxInvocations:   min32(have.MaxInvocations, need.MaxInvocations),
 		MaxWGPerDim:      min32(have.MaxWGPerDim, need.MaxWGPerDim),
 		MaxStorageBufs:   min32(have.MaxStorageBufs, need.MaxStorageBufs),
-		UniformAlignment: have.UniformAlignment,
+		// The device keeps the default 256 unless asked: pack params at
+		// 256 whatever the adapter could do.
+		UniformAlignment: max(have.UniformAlignment, 256),
 	}
 	req := js.Global().Get("Object").New()
 	req.Set("maxStorageBufferBindingSize", float64(got.MaxBinding))

@@ -61,7 +61,9 @@ func New(o Options) (*Engine, error) {
 		MaxInvocations:   min32(have.MaxInvocations, need.MaxInvocations),
 		MaxWGPerDim:      min32(have.MaxWGPerDim, need.MaxWGPerDim),
 		MaxStorageBufs:   min32(have.MaxStorageBufs, need.MaxStorageBufs),
-		UniformAlignment: have.UniformAlignment,
+		// The device keeps the default 256 unless asked: pack params at
+		// 256 whatever the adapter could do.
+		UniformAlignment: max(have.UniformAlignment, 256),
 	}
 	req.MaxStorageBufferBindingSize = got.MaxBinding
 	req.MaxBufferSize = got.MaxBuffer

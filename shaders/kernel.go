@@ -72,18 +72,24 @@ func (k kernel) name() string {
 type pipeline struct {
 	pipe   *wgpu.ComputePipeline
 	layout *wgpu.BindGroupLayout
+	err    error // a kernel that failed to build fails every dispatch, not just the first
 }
 
 // pipeline compiles k once and caches it by key.
 func (e *Engine) pipeline(k kernel) *pipeline {
 	key := k.key()
 	if p, ok := e.pipes[key]; ok {
+		if p.err != nil {
+			e.fail(p.err)
+			return nil
+		}
 		return p
 	}
 	p, err := e.compile(k)
 	if err != nil {
-		e.fail(fmt.Errorf("shaders: kernel %s: %w", k.name(), err))
-		e.pipes[key] = nil // do not retry a broken kernel on every dispatch
+		err = fmt.Errorf("shaders: kernel %s: %w", k.name(), err)
+		e.fail(err)
+		e.pipes[key] = &pipeline{err: err} // do not recompile a broken kernel on every dispatch
 		return nil
 	}
 	e.pipes[key] = p

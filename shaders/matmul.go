@@ -97,7 +97,7 @@ func (e *Engine) MatMul(y, x *Tensor, w Weight, ep Epilogue) {
 		p.Flags |= 16
 	}
 	k := kernel{file: "matmul", entry: "main", outs: 1, ins: 5, subst: map[string]string{
-		"WKIND": strconv.Itoa(int(w.Kind)), "GROUP": strconv.Itoa(w.Group)}}
+		"WKIND": strconv.Itoa(int(w.Kind)), "GROUP": strconv.Itoa(w.Group), "GDIV": strconv.Itoa(max(w.Group, 1))}}
 	e.dispatch(k, [3]uint32{uint32(ceilDiv(N, 64)), uint32(ceilDiv(M, 64)), 1}, p,
 		y, x, w.W, w.Scales, ep.Bias, ep.Gate)
 }

@@ -34,6 +34,7 @@ struct Params {
 
 const WKIND: u32 = {{WKIND}}u;
 const GROUP: u32 = {{GROUP}}u;
+const GDIV: u32 = {{GDIV}}u; // max(GROUP,1): Tint rejects a constant division by zero even in a dead branch
 const TM: u32 = 64u;
 const TN: u32 = 64u;
 const TK: u32 = 16u;
@@ -45,7 +46,7 @@ fn scale(n: u32, k: u32) -> f32 {
     if (GROUP == 0u) {
         return scales[n];
     }
-    return scales[n * (p.K / GROUP) + k / GROUP];
+    return scales[n * (p.K / GDIV) + k / GDIV];
 }
 
 // load_w returns W[n,k] as f32 whatever the storage.

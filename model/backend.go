@@ -85,6 +85,9 @@ type Backend interface {
 	// PatchEmbed: conv with kernel = stride = p, output token-major [B,T,Cout].
 	PatchEmbed(y, img, w, b Tensor, B, Cin, H, W, Cout, p int)
 	Upsample2x(y, x Tensor, B, C, H, W int)
+	// UpsampleConv is conv3×3(nearest-upsample×2(x)), pad 1: the LDM
+	// Upsample block; x is [B,C,H,W], y [B,Cout,2H,2W].
+	UpsampleConv(y, x, w, b Tensor, B, C, H, W, Cout int)
 
 	Add(y, a, b Tensor)         // y = a + b (y may be a)
 	SwiGLU(y, a, b Tensor)      // y = silu(a)·b

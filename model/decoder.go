@@ -228,14 +228,12 @@ func (d *Decoder) Forward(b Backend, z Tensor, B int) Tensor {
 				step(func(o, i Tensor) { at.forward(b, o, i, B, H, W, G) }, ch)
 			}
 		}
-		if up.Upsample != nil {
+		if up.Upsample != nil { // nearest ×2 then conv3×3, fused
 			u := b.Alloc(B, ch, 2*H, 2*W)
-			b.Upsample2x(u, x, B, ch, H, W)
+			b.UpsampleConv(u, x, up.Upsample.W, up.Upsample.B, B, ch, H, W, ch)
 			b.Free(x)
+			x = u
 			H, W = 2*H, 2*W
-			x = b.Alloc(B, ch, H, W)
-			b.Conv2D(x, u, up.Upsample.W, up.Upsample.B, B, ch, H, W, ch, 3, 1, nil)
-			b.Free(u)
 		}
 	}
 	n := b.Alloc(B, ch, H, W)

@@ -152,6 +152,7 @@ type Engine struct {
 	stage  map[uint64]*wgpu.Buffer   // map-read staging buffers by size
 	dummy  *Tensor                   // bound where an optional input is absent
 	groups []*wgpu.BindGroup         // bind groups of the commands being recorded
+	doomed []*wgpu.Buffer            // released while recorded commands still use them
 
 	err error // first error since the last Submit/Read (sticky)
 
@@ -230,7 +231,13 @@ func (t *Tensor) Named(name string) *Tensor { t.Name = name; return t }
 
 func (e *Engine) release(t *Tensor) {
 	if t.pool {
+		// Commands already recorded keep their order, so a later op may
+		// reuse the buffer within the same command buffer.
 		e.free[t.size] = append(e.free[t.size], t.buf)
+		return
+	}
+	if e.enc != nil { // recorded commands still use it: destroy after submit
+		e.doomed = append(e.doomed, t.buf)
 		return
 	}
 	t.buf.Destroy()
@@ -411,6 +418,11 @@ func (e *Engine) submit() {
 			g.Release()
 		}
 		e.groups = e.groups[:0]
+		for _, b := range e.doomed {
+			b.Destroy()
+			b.Release()
+		}
+		e.doomed = e.doomed[:0]
 		e.uni.reset()
 	}
 	if err := e.plat.lost(); err != nil {
@@ -505,3 +517,6 @@ func (e *Engine) CopyRegion(dst *Tensor, dstOff int, src *Tensor, srcOff, n int)
 		e.fail(fmt.Errorf("shaders: copy region: %w", err))
 	}
 }
+
+// Dims is the tensor's shape (model.Tensor).
+func (t *Tensor) Dims() []int { return t.Shape }

@@ -129,11 +129,13 @@ func (d *Decoder) Params() []Param {
 		up := &d.Up[l]
 		out := c.Ch * c.ChMult[l]
 		up.Block = make([]resBlock, c.NumResBlocks+1)
+		if slices.Contains(c.AttnRes, res) { // sized up front: Params keep pointers into it
+			up.Attn = make([]attnBlock, len(up.Block))
+		}
 		for j := range up.Block {
 			up.Block[j].params(&ps, fmt.Sprintf("up.%d.block.%d", l, j), blockIn, out)
 			blockIn = out
-			if slices.Contains(c.AttnRes, res) {
-				up.Attn = append(up.Attn, attnBlock{})
+			if up.Attn != nil {
 				up.Attn[j].params(&ps, fmt.Sprintf("up.%d.attn.%d", l, j), out)
 			}
 		}

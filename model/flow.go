@@ -18,13 +18,26 @@ import (
 func TimeGrid(steps int, shift float64) []float32 {
 	ts := make([]float32, steps+1)
 	for i := range ts {
-		b := float64(float32(float64(i) / float64(steps)))
+		b := float64(linspace32(i, steps+1))
 		if shift > 0 {
 			b = shift * b / (1 + (shift-1)*b)
 		}
 		ts[i] = float32(b)
 	}
 	return ts
+}
+
+// linspace32 is element i of torch.linspace(0, 1, n) in float32: torch
+// fills the first half forwards from 0 and the second half backwards from 1.
+func linspace32(i, n int) float32 {
+	if n == 1 {
+		return 0
+	}
+	step := float32(1) / float32(n-1)
+	if i < n/2 {
+		return step * float32(i)
+	}
+	return 1 - step*float32(n-1-i)
 }
 
 // Schedule says how the CFG scale varies over the steps, as the official

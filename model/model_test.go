@@ -171,3 +171,177 @@ func TestDiTParity(t *testing.T) {
 		})
 	}
 }
+
+type aeFixtureConfig struct {
+	Decoder struct {
+		AttnRes    []int `json:"attn_resolutions"`
+		Ch         int   `json:"ch"`
+		ChMult     []int `json:"ch_mult"`
+		NumRes     int   `json:"num_res_blocks"`
+		OutCh      int   `json:"out_ch"`
+		Resolution int   `json:"resolution"`
+		ZChannels  int   `json:"z_channels"`
+	} `json:"decoder"`
+	Dino struct {
+		Depth    int     `json:"depth"`
+		Dim      int     `json:"embed_dim"`
+		FFNRatio float64 `json:"ffn_ratio"`
+		InChans  int     `json:"in_chans"`
+		Storage  int     `json:"n_storage_tokens"`
+		Heads    int     `json:"num_heads"`
+		Patch    int     `json:"patch_size"`
+	} `json:"dino"`
+	Image    int `json:"image_size"`
+	Residual struct {
+		Hidden int `json:"hidden_dim"`
+		Image  int `json:"image_size"`
+		MLP    int `json:"mlp_dim"`
+		Heads  int `json:"num_heads"`
+		Layers int `json:"num_layers"`
+		Out    int `json:"output_dim"`
+		Patch  int `json:"patch_size"`
+	} `json:"residual_vit"`
+}
+
+func (c aeFixtureConfig) decoder() model.DecoderConfig {
+	d := c.Decoder
+	return model.DecoderConfig{ZChannels: d.ZChannels, Ch: d.Ch, ChMult: d.ChMult, NumResBlocks: d.NumRes,
+		AttnRes: d.AttnRes, Resolution: d.Resolution, OutCh: d.OutCh, Groups: 32}
+}
+
+func (c aeFixtureConfig) dino(src model.MapSource) model.DinoConfig {
+	d := c.Dino
+	ffn := src["encoder.blocks.0.mlp.w1.weight"].Shape[0] // SwiGLU width is rounded in DINOv3
+	return model.DinoConfig{Dim: d.Dim, Depth: d.Depth, Heads: d.Heads, FFN: ffn, Patch: d.Patch, Registers: d.Storage, InChans: d.InChans}
+}
+
+func (c aeFixtureConfig) residual() model.ResViTConfig {
+	r := c.Residual
+	return model.ResViTConfig{Dim: r.Hidden, Depth: r.Layers, Heads: r.Heads, MLP: r.MLP, Patch: r.Patch, Image: r.Image, OutDim: r.Out, InChans: 3}
+}
+
+// TestAutoencoderParity: DINOv3 patch tokens, the residual ViT, the
+// distribution alignment and the decoder against the PyTorch twins.
+func TestAutoencoderParity(t *testing.T) {
+	io := openFixture(t, "ae_tiny_io.safetensors")
+	var fc aeFixtureConfig
+	io.config(t, &fc)
+	src := checkpoint(t, "ae_tiny.ckpt", "state_dict")
+	img, B, S := io.get(t, "image"), 2, fc.Image
+	for _, b := range backends() {
+		t.Run(b.Name(), func(t *testing.T) {
+			dino, err := model.LoadDino(b, src, "encoder.", fc.dino(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := model.LoadResViT(b, src, "extra_vit.", fc.residual())
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec, err := model.LoadDecoder(b, src, "decoder.", fc.decoder())
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := b.Upload(img, B, 3, S, S)
+			d, err := b.Read(dino.Forward(b, x, B, S, S))
+			if err != nil {
+				t.Fatal(err)
+			}
+			near(t, "dino x_norm_patchtokens", d, io.get(t, "dino"), 1e-3)
+			r, err := b.Read(res.Forward(b, x, B))
+			if err != nil {
+				t.Fatal(err)
+			}
+			near(t, "residual raw", r, io.get(t, "residual_raw"), 1e-3)
+			model.AlignResidual(r, d, fc.Residual.Out, fc.Dino.Dim)
+			near(t, "residual aligned", r, io.get(t, "residual"), 1e-3)
+
+			lat := io.get(t, "latent")
+			C, g := fc.Decoder.ZChannels, fc.Decoder.Resolution>>(len(fc.Decoder.ChMult)-1)
+			z := b.Alloc(B, C, g, g)
+			b.TokensToNCHW(z, b.Upload(lat, B, g*g, C), B, g*g, C)
+			out, err := b.Read(dec.Forward(b, z, B))
+			if err != nil {
+				t.Fatal(err)
+			}
+			near(t, "decoded", out, io.get(t, "decoded"), 1e-3)
+		})
+	}
+}
+
+// TestSampleParity: full sampling runs (Euler + constant CFG, Heun + linear
+// CFG, shifted grid) from the fixture's noise, every intermediate latent, the
+// de-normalised latent and the decoded image.
+func TestSampleParity(t *testing.T) {
+	io := openFixture(t, "sample_tiny.safetensors")
+	var fc struct {
+		DiT     ditFixtureConfig `json:"dit"`
+		Decoder json.RawMessage  `json:"decoder"`
+	}
+	io.config(t, &fc)
+	var ae aeFixtureConfig
+	if err := json.Unmarshal([]byte(`{"decoder":`+string(fc.Decoder)+`}`), &ae); err != nil {
+		t.Fatal(err)
+	}
+	dcfg, dec := fc.DiT.cfg(), ae.decoder()
+	ditSrc := checkpoint(t, "dit_tiny.pt", "ema")
+	aeSrc := checkpoint(t, "ae_tiny.ckpt", "state_dict")
+	stats := checkpoint(t, "stats_tiny.pt")
+	noise, classes := io.get(t, "noise"), ints(io.get(t, "y"))
+	B, T, C := len(classes), dcfg.Grid*dcfg.Grid, dcfg.InChannels
+	for _, b := range backends() {
+		t.Run(b.Name(), func(t *testing.T) {
+			dit, err := model.LoadDiT(b, ditSrc, "", dcfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := model.LoadDecoder(b, aeSrc, "decoder.", dec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := &model.SVG{Cfg: model.Config{DiT: dcfg, Decoder: dec}, DiT: dit, Decoder: d,
+				Mean: b.Upload(stats["dinov3_sp_mean"].Data, C), Std: b.Upload(stats["dinov3_sp_std"].Data, C)}
+			for _, run := range []struct {
+				name     string
+				steps    int
+				heun     bool
+				schedule string
+			}{{"euler", 3, false, "constant"}, {"heun", 2, true, "linear"}} {
+				sc, err := model.ParseSchedule(run.schedule)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantT := io.get(t, run.name+"_t")
+				for i, v := range model.TimeGrid(run.steps, 0.15) {
+					if v != wantT[i] {
+						t.Errorf("%s time grid [%d] = %v, official %v", run.name, i, v, wantT[i])
+					}
+				}
+				zs := io.get(t, run.name+"_z")
+				z, err := model.Sample(b, dit, model.SampleOptions{Classes: classes, Noise: noise, Steps: run.steps,
+					Heun: run.heun, CFG: 4, Schedule: sc, Shift: 0.15,
+					OnStep: func(s model.Step) error {
+						got, err := b.Read(s.Z)
+						if err != nil {
+							return err
+						}
+						near(t, fmt.Sprintf("%s z step %d", run.name, s.I), got, zs[s.I*B*T*C:(s.I+1)*B*T*C], 1e-3)
+						return nil
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := b.Read(z)
+				if err != nil {
+					t.Fatal(err)
+				}
+				near(t, run.name+" final", got, io.get(t, run.name+"_final"), 1e-3)
+				img, err := b.Read(m.Decode(b, z, B))
+				if err != nil {
+					t.Fatal(err)
+				}
+				near(t, run.name+" decoded", img, io.get(t, run.name+"_decoded"), 1e-3)
+			}
+		})
+	}
+}

@@ -107,7 +107,9 @@ func (CPU) Linear(y, x Tensor, w Weight, b Tensor, ep Epilogue) {
 	ref.MatMulGate(ct(y), ct(x), cw.w, ct(b), ct(ep.Gate), ep.GateOff, stride, rows, M, cw.k, cw.n, int(ep.Act), ep.Accumulate)
 }
 
-func (CPU) LayerNorm(y, x, g, b Tensor, C int, eps float32) { ref.LayerNorm(ct(y), ct(x), ct(g), ct(b), C, eps) }
+func (CPU) LayerNorm(y, x, g, b Tensor, C int, eps float32) {
+	ref.LayerNorm(ct(y), ct(x), ct(g), ct(b), C, eps)
+}
 
 func (CPU) LayerNormModulate(y, x, mod Tensor, C, rowsPerBatch, nChunks, shiftChunk, scaleChunk int, eps float32) {
 	ref.LayerNormModulate(ct(y), ct(x), ref.Mod{Ada: ct(mod), Chunks: nChunks, Shift: shiftChunk, Scale: scaleChunk}, C, eps)

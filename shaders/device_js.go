@@ -53,12 +53,12 @@ func NewFromAdapter(adapter js.Value) (*Engine, error) {
 		return nil, err
 	}
 	got := Limits{
-		MaxBinding:       min64(have.MaxBinding, need.MaxBinding),
-		MaxBuffer:        min64(have.MaxBuffer, need.MaxBuffer),
-		MaxWGStorage:     min32(have.MaxWGStorage, need.MaxWGStorage),
-		MaxInvocations:   min32(have.MaxInvocations, need.MaxInvocations),
-		MaxWGPerDim:      min32(have.MaxWGPerDim, need.MaxWGPerDim),
-		MaxStorageBufs:   min32(have.MaxStorageBufs, need.MaxStorageBufs),
+		MaxBinding:     min64(have.MaxBinding, need.MaxBinding),
+		MaxBuffer:      min64(have.MaxBuffer, need.MaxBuffer),
+		MaxWGStorage:   min32(have.MaxWGStorage, need.MaxWGStorage),
+		MaxInvocations: min32(have.MaxInvocations, need.MaxInvocations),
+		MaxWGPerDim:    min32(have.MaxWGPerDim, need.MaxWGPerDim),
+		MaxStorageBufs: min32(have.MaxStorageBufs, need.MaxStorageBufs),
 		// The device keeps the default 256 unless asked: pack params at
 		// 256 whatever the adapter could do.
 		UniformAlignment: max(have.UniformAlignment, 256),

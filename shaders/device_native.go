@@ -55,12 +55,12 @@ func New(o Options) (*Engine, error) {
 	// garbage there): start from defaults and raise only what we need.
 	req := wgpu.DefaultLimits()
 	got := Limits{
-		MaxBinding:       min64(have.MaxBinding, need.MaxBinding),
-		MaxBuffer:        min64(have.MaxBuffer, need.MaxBuffer),
-		MaxWGStorage:     min32(have.MaxWGStorage, need.MaxWGStorage),
-		MaxInvocations:   min32(have.MaxInvocations, need.MaxInvocations),
-		MaxWGPerDim:      min32(have.MaxWGPerDim, need.MaxWGPerDim),
-		MaxStorageBufs:   min32(have.MaxStorageBufs, need.MaxStorageBufs),
+		MaxBinding:     min64(have.MaxBinding, need.MaxBinding),
+		MaxBuffer:      min64(have.MaxBuffer, need.MaxBuffer),
+		MaxWGStorage:   min32(have.MaxWGStorage, need.MaxWGStorage),
+		MaxInvocations: min32(have.MaxInvocations, need.MaxInvocations),
+		MaxWGPerDim:    min32(have.MaxWGPerDim, need.MaxWGPerDim),
+		MaxStorageBufs: min32(have.MaxStorageBufs, need.MaxStorageBufs),
 		// The device keeps the default 256 unless asked: pack params at
 		// 256 whatever the adapter could do.
 		UniformAlignment: max(have.UniformAlignment, 256),

@@ -89,6 +89,9 @@ func New(o Options) (*Engine, error) {
 	}
 	e.dev = dev
 	e.Adapter = describe(info)
+	if info.AdapterType == wgpu.AdapterTypeCPU {
+		e.SubmitEvery = 1 // lavapipe/llvmpipe: keep every submission short
+	}
 	e.Backend = strings.ToLower(info.BackendType.String())
 	if err := e.init(); err != nil {
 		return nil, err

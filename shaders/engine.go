@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"strconv"
 
 	"github.com/cogentcore/webgpu/wgpu"
 )
@@ -159,6 +161,14 @@ type Engine struct {
 	// Dispatches counts dispatches recorded since the engine started; the
 	// figures print it per step since it bounds speed on small GPUs.
 	Dispatches int
+
+	// SubmitEvery > 0 submits after that many dispatches, so no single
+	// submission runs long enough for a watchdog (or wgpu's 5 s wait on CPU
+	// drivers) to give up on it. 0 means one submit per call site, the
+	// default on GPUs; CPU adapters default to 1. $NOVAE_SUBMIT_EVERY
+	// overrides both.
+	SubmitEvery int
+	pending     int
 }
 
 // Err returns the sticky error, if any.
@@ -172,6 +182,9 @@ func (e *Engine) fail(err error) {
 
 func (e *Engine) init() error {
 	e.queue = e.dev.GetQueue()
+	if v, err := strconv.Atoi(os.Getenv("NOVAE_SUBMIT_EVERY")); err == nil && v >= 0 {
+		e.SubmitEvery = v
+	}
 	e.pipes = map[string]*pipeline{}
 	e.free = map[uint64][]*wgpu.Buffer{}
 	e.stage = map[uint64]*wgpu.Buffer{}
@@ -398,6 +411,7 @@ func (e *Engine) Submit() error {
 }
 
 func (e *Engine) submit() {
+	e.pending = 0
 	if e.enc != nil {
 		if e.pass != nil {
 			e.pass.End()

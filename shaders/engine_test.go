@@ -23,6 +23,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "adapter: %s\n", eng.Adapter)
+	// Record whole sequences into one submit, as GPUs run them; the shapes
+	// here are small enough for CPU drivers. TestSubmitEvery covers splitting.
+	eng.SubmitEvery = 0
 	os.Exit(m.Run())
 }
 
@@ -132,4 +135,19 @@ func TestCopyRegion(t *testing.T) {
 	dst := eng.Upload([]float32{0, 0, 0, 0, 0}, 5)
 	eng.CopyRegion(dst, 1, src, 3, 3)
 	check(t, "copy region", read(t, dst), []float32{0, 4, 5, 6, 0}, 0, 0)
+}
+
+// TestSubmitEvery: splitting a sequence into several submissions changes
+// nothing in the results.
+func TestSubmitEvery(t *testing.T) {
+	defer func(v int) { eng.SubmitEvery = v }(eng.SubmitEvery)
+	for _, every := range []int{0, 1, 2} {
+		eng.SubmitEvery = every
+		x := eng.Upload([]float32{1, 2, 3, 4}, 4)
+		for range 5 {
+			eng.Add(x, x, x)
+		}
+		check(t, fmt.Sprintf("every=%d", every), read(t, x), []float32{32, 64, 96, 128}, 0, 0)
+		x.Release()
+	}
 }

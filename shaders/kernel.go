@@ -238,6 +238,9 @@ func (e *Engine) dispatch(k kernel, grid [3]uint32, p any, bufs ...*Tensor) {
 	e.pass.DispatchWorkgroups(grid[0], grid[1], grid[2])
 	e.groups = append(e.groups, bg) // wgpu-native needs it alive until submit
 	e.Dispatches++
+	if e.pending++; e.SubmitEvery > 0 && e.pending >= e.SubmitEvery {
+		e.submit()
+	}
 }
 
 // CompileCheck compiles WGSL source under a name and reports errors; it is

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"novae/model"
@@ -344,4 +345,57 @@ func TestSampleParity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// randomSource fills every Param of ps with seeded values: weights
+// N(0, std), norm weights around 1.
+func randomSource(ps []model.Param, seed uint64, std float32) model.MapSource {
+	src := model.MapSource{}
+	for i, p := range ps {
+		n := 1
+		for _, d := range p.Shape {
+			n *= d
+		}
+		v := model.Noise(seed+uint64(i), n)
+		isNorm := strings.Contains(p.Name, "norm") && len(p.Shape) == 1
+		for j := range v {
+			v[j] *= std
+			if isNorm && strings.HasSuffix(p.Name, ".weight") {
+				v[j] += 1
+			}
+		}
+		src[p.Name] = model.MapTensor{Shape: p.Shape, Data: v}
+	}
+	return src
+}
+
+// TestSVGXLBlock: one full-size SVG-XL DiT block (hidden 1152, 16 heads of
+// 72, 256 tokens, 392 channels) with random weights, engine against the
+// pure-Go reference: the real shapes, not just the tiny ones.
+func TestSVGXLBlock(t *testing.T) {
+	cfg := model.SVGXL
+	cfg.Depth = 1
+	ps := (&model.DiT{Cfg: cfg}).Params()
+	src := randomSource(ps, 11, 0.02)
+	T, C := cfg.Grid*cfg.Grid, cfg.InChannels
+	x := model.Noise(99, T*C)
+	var outs [][]float32
+	for _, b := range backends() {
+		m, err := model.LoadDiT(b, src, "", cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cond, err := m.Condition(b, []float32{0.3}, []int{207})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := b.Alloc(1, T, C)
+		m.Forward(b, o, b.Upload(x, 1, T, C), cond)
+		v, err := b.Read(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, v)
+	}
+	near(t, "svg-xl block: webgpu vs pure Go", outs[1], outs[0], 1e-3)
 }

@@ -33,10 +33,10 @@ type Options struct {
 // Assembled is the checked tensor set of a conversion, before packing.
 type Assembled struct {
 	Config  model.Config
-	Params  []model.Param          // ParamsFor(Config)
-	Tensors map[string]*pt.Tensor  // file key → values (source shape)
-	Sources map[string]string      // role → source file name
-	Notes   []string               // what was ignored, dropped, baked or guessed
+	Params  []model.Param         // ParamsFor(Config)
+	Tensors map[string]*pt.Tensor // file key → values (source shape)
+	Sources map[string]string     // role → source file name
+	Notes   []string              // what was ignored, dropped, baked or guessed
 }
 
 var biasMaskRE = regexp.MustCompile(`^` + regexp.QuoteMeta(model.PrefixDino) + `blocks\.\d+\.attn\.qkv\.bias_mask$`)

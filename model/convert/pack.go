@@ -83,8 +83,8 @@ func groupFor(kind string, g, in int) (int, bool) {
 
 // Packed is a tensor set ready to write.
 type Packed struct {
-	Tensors []weights.Tensor          // in storage order; a quantized K is followed by K.scales
-	Quant   map[string]weights.Quant  // the "quant" metadata entries
+	Tensors []weights.Tensor         // in storage order; a quantized K is followed by K.scales
+	Quant   map[string]weights.Quant // the "quant" metadata entries
 	Notes   []string                 // group fallbacks
 }
 
@@ -252,9 +252,9 @@ func statAll(paths ...string) ([]FileInfo, error) {
 // Summary is what a conversion produced.
 type Summary struct {
 	Config model.Config
-	Params map[string]int           // logical parameters per network (Network)
-	Bytes  map[weights.DType]int64  // stored bytes per dtype
-	Count  map[weights.DType]int    // stored tensors per dtype
+	Params map[string]int          // logical parameters per network (Network)
+	Bytes  map[weights.DType]int64 // stored bytes per dtype
+	Count  map[weights.DType]int   // stored tensors per dtype
 	Quant  Quant
 	Files  []FileInfo
 }

@@ -76,10 +76,15 @@ func New(o Options) (*Engine, error) {
 	req.MaxStorageBuffersPerShaderStage = got.MaxStorageBufs
 	req.MaxPushConstantSize = 0
 
+	var feats []wgpu.FeatureName
+	if a.HasFeature(wgpu.FeatureNameTimestampQuery) {
+		feats = append(feats, wgpu.FeatureNameTimestampQuery) // TimeGPU, for benchmarks
+	}
 	e := &Engine{Limits: got}
 	dev, err := a.RequestDevice(&wgpu.DeviceDescriptor{
-		Label:          "novae",
-		RequiredLimits: &wgpu.RequiredLimits{Limits: req},
+		Label:            "novae",
+		RequiredFeatures: feats,
+		RequiredLimits:   &wgpu.RequiredLimits{Limits: req},
 		// No DeviceLostCallback: cogentcore/webgpu v0.23.0 passes a Go
 		// pointer to C for it, which the cgo checker rejects. Natively a
 		// lost device surfaces as a failed map or submit instead.

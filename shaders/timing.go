@@ -36,9 +36,10 @@ func (e *Engine) HasTimestamps() bool {
 
 // TimeGPU submits what was recorded before, then records f's work between a
 // begin and an end timestamp, submits it, waits, and returns the GPU time
-// between the two. f should only record (an op that submits inside f splits
-// the span across command buffers and adds the CPU gap). The first sticky
-// error, f's included, is returned and cleared, as by Submit.
+// between the two. f should only record: where f's work is submitted in
+// pieces (SubmitEvery > 0, the default on CPU adapters, or an op that
+// submits), the span also covers the CPU gaps between the pieces. The first
+// sticky error, f's included, is returned and cleared, as by Submit.
 //
 // Natively the resolved values are the backend's ticks, taken as
 // nanoseconds: wgpu-native v0.23 has no timestamp period getter, and the

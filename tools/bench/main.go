@@ -1,0 +1,250 @@
+//go:build !js
+
+// Command bench prints per-kernel figures for novae's WGSL kernels at
+// SVG-XL's shapes: a header (date, adapter, backend, limits, Go, timing
+// method), then one line per kernel and shape with milliseconds per run and
+// GFLOP/s (GB/s for memory-bound lines). `make bench` runs it here;
+// `make bench-binary` builds build/novae-bench for a GPU machine without Go
+// (tools/bench/README.md).
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"novae/shaders"
+)
+
+const (
+	reps     = 3    // timed batches per line; the best is reported
+	maxIters = 1000 // runs per batch at most
+)
+
+// Result is one line of -json output. MS is by Method (GPU timestamps or
+// wall clock); WallMS is always the wall time per run of a batch: recording,
+// submit and the closing sync included, so it shows CPU overhead too.
+type Result struct {
+	Kernel string  `json:"kernel"`
+	Shape  string  `json:"shape"`
+	Note   string  `json:"note,omitempty"`
+	Iters  int     `json:"iters"`
+	MS     float64 `json:"ms"`
+	GPUMS  float64 `json:"gpu_ms,omitempty"`
+	WallMS float64 `json:"wall_ms"`
+	FLOP   float64 `json:"flop"`
+	Bytes  float64 `json:"bytes"`
+	GFLOPS float64 `json:"gflop_s"`
+	GBS    float64 `json:"gb_s"`
+	Error  string  `json:"error,omitempty"`
+}
+
+// Report is the -json file.
+type Report struct {
+	Date    string         `json:"date"`
+	Adapter string         `json:"adapter"`
+	Backend string         `json:"backend"`
+	Limits  shaders.Limits `json:"limits"`
+	Go      string         `json:"go"`
+	Method  string         `json:"method"`
+	Small   bool           `json:"small"`
+	Results []Result       `json:"results"`
+}
+
+func main() {
+	filter := flag.String("filter", "", "run only lines whose `REGEX` matches \"kernel shape note\"")
+	iters := flag.Int("iters", 0, "runs per timed batch (0: grown until a batch takes ~50 ms, 100 ms on a CPU adapter; at most 1000)")
+	small := flag.Bool("small", false, "shrunk shapes (default on a CPU adapter; -small=false forces SVG-XL's)")
+	jsonOut := flag.String("json", "", "also write the results to `FILE` as JSON")
+	list := flag.Bool("list", false, "list the lines (kernel, shape) and exit without a device")
+	wall := flag.Bool("wall", false, "time with the wall clock even where timestamp queries exist")
+	flag.Parse()
+	smallSet := false
+	flag.Visit(func(f *flag.Flag) { smallSet = smallSet || f.Name == "small" })
+
+	re, err := regexp.Compile(*filter)
+	if err != nil {
+		fatal(fmt.Errorf("-filter: %w", err))
+	}
+	selected := func(small bool) []bench {
+		var out []bench
+		for _, b := range cases(small) {
+			if re.MatchString(b.Kernel + " " + b.Shape + " " + b.Note) {
+				out = append(out, b)
+			}
+		}
+		return out
+	}
+	if *list {
+		for _, b := range selected(*small) {
+			fmt.Printf("%-16s %-28s %s\n", b.Kernel, b.Shape, b.Note)
+		}
+		return
+	}
+
+	eng, err := shaders.New(shaders.Options{})
+	if err != nil {
+		fatal(err)
+	}
+	cpu := strings.Contains(eng.Adapter, "[cpu,")
+	if !smallSet {
+		*small = cpu
+	}
+	method := "GPU timestamps (timestamp-query), best of 3 batches"
+	useGPU := eng.HasTimestamps() && !*wall
+	switch {
+	case *wall:
+		method = "wall clock after warm-up (-wall), Sync after each batch, best of 3 batches"
+	case !useGPU:
+		method = "wall clock after warm-up (device has no timestamp-query), Sync after each batch, best of 3 batches"
+	}
+	rep := Report{Date: time.Now().UTC().Format("2006-01-02 15:04:05 UTC"), Adapter: eng.Adapter,
+		Backend: eng.Backend, Limits: eng.Limits, Go: runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+		Method: method, Small: *small}
+
+	l := eng.Limits
+	fmt.Printf("novae bench   %s\n", rep.Date)
+	fmt.Printf("adapter       %s\n", rep.Adapter)
+	fmt.Printf("backend       %s\n", rep.Backend)
+	fmt.Printf("limits        binding %s, buffer %s, workgroup storage %d KiB, %d invocations, %d workgroups/dim, %d storage buffers (device, as requested)\n",
+		mib(l.MaxBinding), mib(l.MaxBuffer), l.MaxWGStorage>>10, l.MaxInvocations, l.MaxWGPerDim, l.MaxStorageBufs)
+	fmt.Printf("go            %s\n", rep.Go)
+	fmt.Printf("timing        %s; ms = per run; wall = batch wall time per run (record + submit + sync)\n", method)
+	if *small {
+		why := "-small"
+		if !smallSet {
+			why = "CPU adapter; -small=false for full shapes"
+		}
+		fmt.Printf("shapes        SHRUNK (%s): not SVG-XL's real shapes\n", why)
+	} else {
+		fmt.Printf("shapes        SVG-XL's real shapes\n")
+	}
+	fmt.Println()
+	fmt.Printf("%-16s %-28s %10s %16s %10s %6s  %s\n", "kernel", "shape", "ms", "rate", "wall ms", "iters", "note")
+
+	target := 50 * time.Millisecond
+	if cpu {
+		target = 100 * time.Millisecond
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, b := range selected(*small) {
+		r := measure(eng, b, rng, *iters, target, useGPU)
+		rep.Results = append(rep.Results, r)
+		printLine(os.Stdout, b, r)
+	}
+	if *jsonOut != "" {
+		buf, _ := json.MarshalIndent(rep, "", "  ")
+		if err := os.WriteFile(*jsonOut, append(buf, '\n'), 0o644); err != nil {
+			fatal(err)
+		}
+	}
+}
+
+// measure warms b up (compiling its pipeline), picks the batch size unless
+// iters is given, and returns the best of reps timed batches.
+func measure(eng *shaders.Engine, b bench, rng *rand.Rand, iters int, target time.Duration, useGPU bool) (r Result) {
+	r = Result{Kernel: b.Kernel, Shape: b.Shape, Note: b.Note, FLOP: b.FLOP, Bytes: b.Bytes}
+	defer func() {
+		if p := recover(); p != nil {
+			r.Error = fmt.Sprint(p)
+		}
+	}()
+	run, free := b.setup(eng, rng)
+	defer free()
+	batch := func(n int) (gpu, wall time.Duration, err error) {
+		loop := func() {
+			for range n {
+				run()
+			}
+		}
+		t0 := time.Now()
+		if useGPU {
+			gpu, err = eng.TimeGPU(loop)
+		} else {
+			loop()
+			err = eng.Sync()
+		}
+		return gpu, time.Since(t0), err
+	}
+	if _, _, err := batch(1); err != nil { // compile, first touch
+		r.Error = err.Error()
+		return r
+	}
+	if iters <= 0 { // grow the batch until it takes about target (sync latency amortised)
+		iters = 1
+		for range 4 {
+			_, took, err := batch(iters)
+			if err != nil {
+				r.Error = err.Error()
+				return r
+			}
+			if took >= target/2 || iters >= maxIters {
+				break
+			}
+			iters = min(maxIters, max(2*iters, int(float64(iters)*float64(target)/float64(max(took, time.Microsecond)))))
+		}
+	}
+	r.Iters = iters
+	bestGPU, bestWall := time.Duration(1<<62), time.Duration(1<<62)
+	for range reps {
+		g, w, err := batch(iters)
+		if err != nil {
+			r.Error = err.Error()
+			return r
+		}
+		bestGPU, bestWall = min(bestGPU, g), min(bestWall, w)
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() * 1e3 / float64(iters) }
+	r.WallMS, r.MS = per(bestWall), per(bestWall)
+	if useGPU {
+		r.GPUMS = per(bestGPU)
+		r.MS = r.GPUMS
+	}
+	if r.MS > 0 {
+		r.GFLOPS = b.FLOP / (r.MS * 1e6)
+		r.GBS = b.Bytes / (r.MS * 1e6)
+	}
+	return r
+}
+
+func printLine(w io.Writer, b bench, r Result) {
+	if r.Error != "" {
+		fmt.Fprintf(w, "%-16s %-28s  error: %s\n", b.Kernel, b.Shape, r.Error)
+		return
+	}
+	rate := num(r.GFLOPS) + " GFLOP/s"
+	switch {
+	case b.Kernel == "dispatch_tiny":
+		rate = "-"
+	case b.Mem:
+		rate = num(r.GBS) + " GB/s"
+	}
+	fmt.Fprintf(w, "%-16s %-28s %10.4f %16s %10.4f %6d  %s\n", b.Kernel, b.Shape, r.MS, rate, r.WallMS, r.Iters, b.Note)
+}
+
+// num prints a rate with three or more significant digits.
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	case v >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.3f", v)
+}
+
+func mib(n uint64) string { return fmt.Sprintf("%d MiB", n>>20) }
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}

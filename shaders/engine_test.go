@@ -151,3 +151,24 @@ func TestSubmitEvery(t *testing.T) {
 		x.Release()
 	}
 }
+
+// TestBindingLimitRefused: a tensor over the device's binding limit is
+// refused with an error naming the kernel and the tensor, and the engine
+// stays usable.
+func TestBindingLimitRefused(t *testing.T) {
+	defer func(v uint64) { eng.Limits.MaxBinding = v }(eng.Limits.MaxBinding)
+	x := eng.Upload(make([]float32, 4096), 4096).Named("big_activation")
+	y := eng.Empty(shaders.F32, 4096).Named("sum")
+	eng.Limits.MaxBinding = 1024
+	eng.Scale(y, x, 2)
+	err := eng.Submit()
+	if err == nil || !strings.Contains(err.Error(), "elementwise") || !strings.Contains(err.Error(), "binding limit") ||
+		!(strings.Contains(err.Error(), "big_activation") || strings.Contains(err.Error(), "sum")) {
+		t.Fatalf("want an error naming the tensor and the limit, got %v", err)
+	}
+	eng.Limits.MaxBinding = 1 << 30
+	eng.Add(y, x, x)
+	if _, err := eng.Read(y); err != nil {
+		t.Fatalf("engine unusable after a refused dispatch: %v", err)
+	}
+}

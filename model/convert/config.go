@@ -204,6 +204,13 @@ func infer(shapes map[string][]int, base *model.Config, baseName string, ov Over
 		c.Dino, c.Residual = nil, nil
 	}
 	c.FeatureNorm = featureNorm
+	if base == nil {
+		for _, n := range []string{"svg-xl", "svg-l", "svg-b"} {
+			if pre, _ := Preset(n); pre.DiT.Hidden == c.DiT.Hidden && pre.DiT.Depth == c.DiT.Depth {
+				c.Name = n
+			}
+		}
+	}
 	if ov.Name != "" {
 		c.Name = ov.Name
 	}
@@ -267,6 +274,14 @@ func (in *inferrer) dit(d *model.DiTConfig, haveBase bool, ov Overrides) error {
 	}
 	if ov.DiTHeads > 0 {
 		d.Heads = ov.DiTHeads
+	}
+	if d.Heads == 0 {
+		for _, pre := range []model.DiTConfig{model.SVGXL, model.SVGL, model.SVGB} {
+			if d.Hidden == pre.Hidden && d.Depth == pre.Depth {
+				d.Heads = pre.Heads
+				in.notes = append(in.notes, fmt.Sprintf("dit heads: not in the checkpoint (no qk_norm); depth %d × hidden %d is a paper model: using %d", d.Depth, d.Hidden, pre.Heads))
+			}
+		}
 	}
 	if ov.Grid > 0 {
 		d.Grid = ov.Grid
@@ -423,6 +438,11 @@ func (in *inferrer) residual(r *model.ResViTConfig, ov Overrides) error {
 	}
 	if ov.ResidualHeads > 0 {
 		r.Heads = ov.ResidualHeads
+	}
+	if off := model.SVGResidual; r.Heads == 0 && r.Dim == off.Dim && r.Depth == off.Depth && r.MLP == off.MLP && r.Patch == off.Patch {
+		// SVG's create_small_vit_s is the only residual ViT there is.
+		r.Heads = off.Heads
+		in.notes = append(in.notes, fmt.Sprintf("residual ViT heads: not in the checkpoint; its sizes are the official create_small_vit_s: using %d", off.Heads))
 	}
 	if r.Heads == 0 {
 		return fmt.Errorf("the residual ViT's head count is not in the checkpoint (packed in_proj): give a preset (svg-*: 8), a config file or the head count")

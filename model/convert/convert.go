@@ -182,9 +182,9 @@ func Assemble(o Options) (*Assembled, error) {
 		note("left out the encoders (%d tensors): the file can generate but not encode", n)
 		encoders = false
 	case hasRes && !hasDino:
-		return nil, fmt.Errorf("the autoencoder checkpoint has the residual ViT (extra_vit.*) but no DINOv3 (encoder.*): give the DINOv3 weights, or leave out the encoders")
+		return a, fmt.Errorf("the autoencoder checkpoint has the residual ViT (extra_vit.*) but no DINOv3 (encoder.*): give the DINOv3 weights, or leave out the encoders")
 	case hasDino && !hasRes:
-		return nil, fmt.Errorf("there are DINOv3 weights (encoder.*) but no residual ViT (extra_vit.*) in the autoencoder checkpoint: leave out the encoders to convert without them")
+		return a, fmt.Errorf("there are DINOv3 weights (encoder.*) but no residual ViT (extra_vit.*) in the autoencoder checkpoint: leave out the encoders to convert without them")
 	case !encoders:
 		note("no encoders in the autoencoder checkpoint: the file can generate but not encode")
 	}
@@ -338,7 +338,6 @@ func Convert(o Options) error {
 	if err != nil {
 		return err
 	}
-	q, _ := o.Quant.normalize()
-	Summarize(a.Config, p, q, files).Print(log)
+	Summarize(a.Config, p, files).Print(log)
 	return nil
 }

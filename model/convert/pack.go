@@ -86,6 +86,7 @@ type Packed struct {
 	Tensors []weights.Tensor         // in storage order; a quantized K is followed by K.scales
 	Quant   map[string]weights.Quant // the "quant" metadata entries
 	Notes   []string                 // group fallbacks
+	Storage Quant                    // the (normalized) quantization asked for
 }
 
 // Getter supplies a param's values: shape is what to store (nil: p.Shape),
@@ -100,7 +101,7 @@ func Pack(ps []model.Param, q Quant, get Getter) (*Packed, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Packed{Quant: map[string]weights.Quant{}}
+	out := &Packed{Quant: map[string]weights.Quant{}, Storage: q}
 	for _, p := range ps {
 		shape, v, ok, err := get(p)
 		if err != nil {
@@ -260,8 +261,8 @@ type Summary struct {
 }
 
 // Summarize counts a packed set.
-func Summarize(cfg model.Config, p *Packed, q Quant, files []FileInfo) Summary {
-	s := Summary{Config: cfg, Params: map[string]int{}, Bytes: map[weights.DType]int64{}, Count: map[weights.DType]int{}, Quant: q, Files: files}
+func Summarize(cfg model.Config, p *Packed, files []FileInfo) Summary {
+	s := Summary{Config: cfg, Params: map[string]int{}, Bytes: map[weights.DType]int64{}, Count: map[weights.DType]int{}, Quant: p.Storage, Files: files}
 	for _, t := range p.Tensors {
 		s.Bytes[t.DType] += int64(len(t.Data))
 		s.Count[t.DType]++

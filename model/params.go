@@ -136,8 +136,7 @@ func Check(src Source, prefix string, ps []Param) error {
 
 // ignoredKey: buffers PyTorch saves that carry no information for inference.
 func ignoredKey(n string) bool {
-	return strings.HasSuffix(n, ".num_batches_tracked") || strings.HasSuffix(n, ".scales") ||
-		strings.HasSuffix(n, "attn.qkv.bias_mask")
+	return strings.HasSuffix(n, ".num_batches_tracked") || strings.HasSuffix(n, "attn.qkv.bias_mask")
 }
 
 func sameShape(a, b []int) bool {

@@ -139,8 +139,9 @@ func (m *SVG) Params() []Param {
 	return ps
 }
 
-// skeleton builds the structs without weights, ready for Params.
-func skeleton(cfg Config, encoders bool) *SVG {
+// Skeleton builds the structs without weights, ready for Params: the one
+// list of keys and shapes that loading, converting and random weights share.
+func Skeleton(cfg Config, encoders bool) *SVG {
 	m := &SVG{Cfg: cfg, DiT: &DiT{Cfg: cfg.DiT}, Decoder: &Decoder{Cfg: cfg.Decoder}}
 	if encoders && cfg.Dino != nil && cfg.Residual != nil {
 		m.Dino, m.Residual = &Dino{Cfg: *cfg.Dino}, &ResViT{Cfg: *cfg.Residual}
@@ -159,7 +160,7 @@ func Open(b Backend, src Source, cfg Config, encoders bool) (*SVG, error) {
 			encoders = false
 		}
 	}
-	m := skeleton(cfg, encoders)
+	m := Skeleton(cfg, encoders)
 	ps := m.Params()
 	if err := Load(b, &prefixFilter{src, m.Dino != nil}, "", ps); err != nil {
 		return nil, err
@@ -218,7 +219,16 @@ func (m *SVG) Decode(b Backend, z Tensor, B int) Tensor {
 	return img
 }
 
-// Encode maps ImageNet-normalised images [B,3,Image,Image] to latents
+// EncoderImage is the side of the images the encoders take (the residual
+// ViT's position table fixes it; 256 for SVG, like the decoder's output).
+func (m *SVG) EncoderImage() int {
+	if m.Residual != nil {
+		return m.Residual.Cfg.Image
+	}
+	return m.Cfg.Image
+}
+
+// Encode maps ImageNet-normalised images [B,3,S,S] (S = EncoderImage) to latents
 // [B,T,C] in the normalised space the DiT samples in. The residual features
 // are aligned to the DINO features' statistics over this batch, as the
 // official autoencoder does (so the result depends on the batch).
@@ -226,8 +236,7 @@ func (m *SVG) Encode(b Backend, img Tensor, B int) (Tensor, error) {
 	if m.Dino == nil {
 		return nil, fmt.Errorf("encode: this model file has no encoders")
 	}
-	c := m.Cfg
-	S := c.Image
+	S := m.EncoderImage()
 	dino := m.Dino.Forward(b, img, B, S, S)
 	res := m.Residual.Forward(b, img, B)
 	dv, err := b.Read(dino)

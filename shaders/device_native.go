@@ -28,11 +28,10 @@ func New(o Options) (*Engine, error) {
 	default:
 		return nil, fmt.Errorf("shaders: unknown backend %q (want vulkan, gl, metal or dx12)", o.Backend)
 	}
-	inst := wgpu.CreateInstance(&wgpu.InstanceDescriptor{Backends: backends})
-	if inst == nil {
-		return nil, errors.New("shaders: cannot create a WebGPU instance")
+	adapters, err := enumerate(backends)
+	if err != nil {
+		return nil, err
 	}
-	adapters := inst.EnumerateAdapters(&wgpu.InstanceEnumerateAdapterOptons{Backends: backends})
 	a, err := pickAdapter(adapters, o.Adapter)
 	if err != nil {
 		return nil, err
@@ -102,6 +101,28 @@ func New(o Options) (*Engine, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// Instances and adapter lists are made once per process and backend set:
+// wgpu-native's GL backend panics when it is enumerated a second time.
+var (
+	instMu    sync.Mutex
+	instances = map[wgpu.InstanceBackend][]*wgpu.Adapter{}
+)
+
+func enumerate(backends wgpu.InstanceBackend) ([]*wgpu.Adapter, error) {
+	instMu.Lock()
+	defer instMu.Unlock()
+	if as, ok := instances[backends]; ok {
+		return as, nil
+	}
+	inst := wgpu.CreateInstance(&wgpu.InstanceDescriptor{Backends: backends})
+	if inst == nil {
+		return nil, errors.New("shaders: cannot create a WebGPU instance")
+	}
+	as := inst.EnumerateAdapters(&wgpu.InstanceEnumerateAdapterOptons{Backends: backends})
+	instances[backends] = as
+	return as, nil
 }
 
 func describe(i wgpu.AdapterInfo) string {

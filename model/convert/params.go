@@ -14,11 +14,7 @@ import (
 // encoders are included when cfg has both; the statistics when
 // cfg.FeatureNorm. It builds the same skeleton as model.Open.
 func ParamsFor(cfg model.Config) []model.Param {
-	m := &model.SVG{Cfg: cfg, DiT: &model.DiT{Cfg: cfg.DiT}, Decoder: &model.Decoder{Cfg: cfg.Decoder}}
-	if cfg.Dino != nil && cfg.Residual != nil {
-		m.Dino, m.Residual = &model.Dino{Cfg: *cfg.Dino}, &model.ResViT{Cfg: *cfg.Residual}
-	}
-	ps := m.Params()
+	ps := model.Skeleton(cfg, true).Params()
 	rank := func(name string) int {
 		switch {
 		case strings.HasPrefix(name, model.PrefixDiT):

@@ -94,7 +94,7 @@ func encodeImages(rt *runtimeFlags, paths []string) (*model.SVG, model.Backend, 
 		f.Close()
 		return nil, nil, nil, 0, nil, fmt.Errorf("%s has no encoders (convert it with the autoencoder checkpoint)", rt.weights)
 	}
-	s := m.Cfg.Image
+	s := m.EncoderImage()
 	px, err := loadImages(paths, s)
 	if err != nil {
 		f.Close()

@@ -21,8 +21,17 @@ test: setup test-native test-browser
 test-native:
 	NOVAE_REQUIRE_BROWSER=1 $(GO) test -count=1 ./...
 
-test-browser: $(BUILD)/shaders_test.wasm
+test-browser: $(BUILD)/shaders_test.wasm $(BUILD)/model_test.wasm
 	$(GO) run ./tools/browsertest -wasm $(BUILD)/shaders_test.wasm -timeout 15m -- -test.v -test.short
+	$(GO) run ./tools/browsertest -wasm $(BUILD)/model_test.wasm -timeout 15m -- -test.v -test.run '$(BROWSER_MODEL_TESTS)'
+
+# Whole-network parity with PyTorch and the seeded noise, on the browser's
+# WebGPU (the full-size SVG-XL block is left to the native run: ~2 min here).
+BROWSER_MODEL_TESTS := Parity|Noise|Linspace|Schedule
+
+$(BUILD)/model_test.wasm: FORCE
+	@mkdir -p $(BUILD)
+	$(WASMENV) $(GO) test -c -o $@ ./model
 
 $(BUILD)/shaders_test.wasm: FORCE
 	@mkdir -p $(BUILD)

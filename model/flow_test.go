@@ -1,6 +1,9 @@
 package model
 
 import (
+	"encoding/binary"
+	"hash/fnv"
+	"math"
 	"testing"
 )
 
@@ -91,5 +94,20 @@ func TestNoiseDeterministic(t *testing.T) {
 	mean /= 100000
 	if sq/100000-mean*mean < 0.98 || sq/100000-mean*mean > 1.02 || mean > 0.01 || mean < -0.01 {
 		t.Errorf("noise is not standard normal: mean %g, var %g", mean, sq/100000-mean*mean)
+	}
+}
+
+// TestNoiseGolden pins the seeded noise bit for bit. The value was printed
+// by the native build; make test also runs this test compiled to wasm in
+// Chromium, so native and browser samples start from the same latent.
+func TestNoiseGolden(t *testing.T) {
+	h := fnv.New64a()
+	b := make([]byte, 4)
+	for _, x := range Noise(12345, 100000) {
+		binary.LittleEndian.PutUint32(b, math.Float32bits(x))
+		h.Write(b)
+	}
+	if got, want := h.Sum64(), uint64(0xd586a2e8d707c97e); got != want {
+		t.Errorf("Noise(12345) hash %#x, want %#x: noise is no longer identical across platforms/versions", got, want)
 	}
 }

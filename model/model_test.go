@@ -10,6 +10,8 @@ package model_test
 // output's scale (max |ref|), as STYLE.md sets for networks.
 
 import (
+	"bytes"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -40,9 +42,25 @@ func backends() []model.Backend { return []model.Backend{model.CPU{}, gpu} }
 // fixture reads a tensor of a testdata safetensors file.
 type fixture struct{ f *weights.File }
 
+// The fixtures are embedded so the same tests run compiled to wasm in the
+// browser, where there is no file system.
+//
+//go:embed testdata/*.safetensors testdata/*.pt testdata/*.ckpt
+var testdata embed.FS
+
+func fixtureBytes(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := testdata.ReadFile("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func openFixture(t *testing.T, name string) fixture {
 	t.Helper()
-	f, err := weights.Open("testdata/" + name)
+	b := fixtureBytes(t, name)
+	f, err := weights.NewFile(bytes.NewReader(b), int64(len(b)), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +87,12 @@ func (f fixture) config(t *testing.T, v any) {
 // checkpoint reads a PyTorch checkpoint into a MapSource, unwrapping prefix.
 func checkpoint(t *testing.T, path string, prefixes ...string) model.MapSource {
 	t.Helper()
-	m, err := pt.Load("testdata/" + path)
+	b := fixtureBytes(t, path)
+	ck, err := pt.ReadFrom(bytes.NewReader(b), int64(len(b)), path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := ck.Tensors
 	if len(prefixes) > 0 {
 		m = pt.Unwrap(m, prefixes...)
 	}

@@ -5,7 +5,7 @@ GO      ?= go
 BUILD   := build
 WASMENV := GOOS=js GOARCH=wasm
 
-.PHONY: all setup test test-native test-browser bench run clean
+.PHONY: all setup test test-native test-browser test-fuzz bench bench-binary run clean
 
 all: test
 
@@ -16,7 +16,7 @@ setup:
 # then the same kernel tests (all of them, -short) compiled to wasm and run in
 # headless Chromium on its WebGPU (SwiftShader). NOVAE_REQUIRE_BROWSER makes a missing browser a
 # failure instead of a skip.
-test: setup test-native test-browser
+test: setup test-native test-browser test-fuzz
 
 test-native:
 	NOVAE_REQUIRE_BROWSER=1 $(GO) test -count=1 ./...
@@ -38,6 +38,13 @@ $(BUILD)/shaders_test.wasm: FORCE
 	$(WASMENV) $(GO) test -c -o $@ ./shaders
 
 FORCE:
+
+# The readers of untrusted files are fuzzed for a bounded time on every run
+# (the seed corpus alone runs in test-native).
+FUZZTIME ?= 15s
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./model/weights
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFrom$$' -fuzztime $(FUZZTIME) ./model/pt
 
 # make bench: per-kernel figures at SVG-XL shapes (not part of make test).
 # The same benchmark builds as a static binary for a GPU machine:

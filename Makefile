@@ -56,8 +56,17 @@ bench-binary:
 	@mkdir -p $(BUILD)
 	$(GO) build -o $(BUILD)/novae-bench ./tools/bench
 
-run:
-	@echo "make run arrives with the browser app (issue: browser app)."
+# make run: build the wasm app into web/ and serve web/ on 127.0.0.1.
+# The default model is web/models/default (the trained models once they
+# ship); without one, a tiny random model is written so the page still runs.
+ADDR ?= 127.0.0.1:8080
+run: setup
+	$(WASMENV) $(GO) build -trimpath -ldflags='-s -w' -o web/novae.wasm ./wasm
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/
+	gzip -9 -k -f web/novae.wasm
+	@test -f web/models/default/model.json || { echo "run: no model in web/models/default — writing a tiny random one (put converted weights there for real images)"; \
+	  $(GO) run ./tools/novae random -config tools/e2e/testdata/tiny-random.json -shard -shard-mb 1 -out web/models/default/model.json -q; }
+	$(GO) run ./tools/serve -addr $(ADDR) -dir web
 
 clean:
 	rm -rf $(BUILD)

@@ -64,7 +64,9 @@ type Dino struct {
 func (m *Dino) Params() []Param {
 	c := m.Cfg
 	D := c.Dim
-	m.Blocks = make([]dinoBlock, c.Depth)
+	if len(m.Blocks) != c.Depth { // Params may run on a loaded model: keep its weights
+		m.Blocks = make([]dinoBlock, c.Depth)
+	}
 	var ps []Param
 	tensorP(&ps, "patch_embed.proj.weight", &m.PatchW, D, c.InChans, c.Patch, c.Patch)
 	tensorP(&ps, "patch_embed.proj.bias", &m.PatchB, D)

@@ -160,6 +160,10 @@ type SampleOptions struct {
 	OnStep func(s Step) error
 	// X0 asks Sample to compute x̂₀ into Step.X0 for OnStep (teaching views).
 	X0 bool
+	// From > 0 starts at flow time From instead of pure noise (img2img):
+	// Noise is then the noised latent z_From = (1−From)·ε + From·x, and the
+	// shifted grid is mapped onto [From, 1].
+	From float64
 }
 
 // Step is what OnStep receives.
@@ -211,6 +215,14 @@ func Sample(b Backend, m *DiT, o SampleOptions) (Tensor, error) {
 	}
 	z := b.Upload(noise, B, T, C)
 	ts := TimeGrid(o.Steps, o.Shift)
+	if o.From < 0 || o.From >= 1 || math.IsNaN(o.From) {
+		return nil, fmt.Errorf("sample: start time %g out of [0,1)", o.From)
+	}
+	if o.From > 0 {
+		for i, t := range ts {
+			ts[i] = float32(o.From + (1-o.From)*float64(t))
+		}
+	}
 	n := B * T * C
 
 	v := b.Alloc(B, T, C)

@@ -123,8 +123,19 @@ func NewGPUSource(e *shaders.Engine, man *weights.Manifest) (*GPUSource, Config,
 		}
 		return nil, cfg, fmt.Errorf("weights cannot go to the GPU:\n  %s", strings.Join(bad, "\n  "))
 	}
+	// Every tensor is bound whole by the kernels: refuse, before allocating
+	// anything, what this device cannot bind.
+	limit := min(e.Limits.MaxBinding, e.Limits.MaxBuffer)
 	for _, ent := range s.entries {
-		ent.T = e.Empty(shaderDType(ent.DType), ent.Shape...).Named(ent.Name)
+		if uint64(ent.Bytes) > limit {
+			bad = append(bad, fmt.Sprintf("%s: %d bytes, this GPU binds at most %d", ent.Name, ent.Bytes, limit))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, cfg, fmt.Errorf("weights too large for this GPU:\n  %s", strings.Join(bad, "\n  "))
+	}
+	for _, ent := range s.entries {
+		ent.T = e.Alloc(shaderDType(ent.DType), ent.Shape...).Named(ent.Name)
 	}
 	if err := e.Err(); err != nil {
 		s.Release()
@@ -281,7 +292,7 @@ func (s *GPUSource) LoadWeight(b Backend, name string, out, in, keepRows int) (W
 			return nil, fmt.Errorf("%s: no %s", name, weights.ScalesSuffix)
 		}
 		perRow := numel(sc.Shape) / sc.Shape[0] // 1, or in/Group
-		w.Scales = reshaped(sc.T, rows*perRow)   // a flat prefix, as UploadWeight makes it
+		w.Scales = reshaped(sc.T, rows*perRow)  // a flat prefix, as UploadWeight makes it
 	}
 	return WrapWeight(w), nil
 }

@@ -256,6 +256,14 @@ func TestGPUSourceRejects(t *testing.T) {
 	if _, _, err := model.NewGPUSource(gpu.E, man); err == nil || !strings.Contains(err.Error(), "dit.extra.weight") {
 		t.Errorf("extra tensor: err = %v", err)
 	}
+	man.Shards[0].Tensors = man.Shards[0].Tensors[:len(man.Shards[0].Tensors)-1]
+	lim := gpu.E.Limits
+	gpu.E.Limits.MaxBinding = 4096
+	_, _, err = model.NewGPUSource(gpu.E, man)
+	gpu.E.Limits = lim
+	if err == nil || !strings.Contains(err.Error(), "binds at most 4096") {
+		t.Errorf("tensors over the binding limit: err = %v", err)
+	}
 	delete(man.Metadata, "config")
 	if _, _, err := model.NewGPUSource(gpu.E, man); err == nil {
 		t.Error("no config: no error")

@@ -67,7 +67,9 @@ type ResViT struct {
 func (m *ResViT) Params() []Param {
 	c := m.Cfg
 	D := c.Dim
-	m.Layers = make([]resViTLayer, c.Depth)
+	if len(m.Layers) != c.Depth { // Params may run on a loaded model: keep its weights
+		m.Layers = make([]resViTLayer, c.Depth)
+	}
 	var ps []Param
 	tensorP(&ps, "conv_proj.weight", &m.ConvW, D, c.InChans, c.Patch, c.Patch)
 	tensorP(&ps, "conv_proj.bias", &m.ConvB, D)

@@ -125,6 +125,10 @@ func NewFromDevice(dev js.Value, lim Limits) (*Engine, error) {
 	return e, nil
 }
 
+// DeviceJS returns the JS GPUDevice (the page streams weights into its
+// buffers with device.queue.writeBuffer).
+func (e *Engine) DeviceJS() js.Value { return e.plat.jsDev }
+
 // BufferJS returns t's GPUBuffer so JS can write into it directly (weights
 // streamed from fetch never pass through the Go heap).
 func (t *Tensor) BufferJS() js.Value {

@@ -239,6 +239,20 @@ func (e *Engine) Empty(dt DType, shape ...int) *Tensor {
 	return t
 }
 
+// Alloc returns a tensor with undefined contents that is never pooled:
+// weights that JS streams into, freed for good by Release.
+func (e *Engine) Alloc(dt DType, shape ...int) *Tensor {
+	t := &Tensor{Shape: append([]int(nil), shape...), DType: dt, e: e}
+	t.size = padSize(t.Bytes())
+	b, err := e.newBuffer("weights", t.size)
+	if err != nil {
+		e.fail(err)
+		return t
+	}
+	t.buf = b
+	return t
+}
+
 // Named sets t's name (used in error messages) and returns t.
 func (t *Tensor) Named(name string) *Tensor { t.Name = name; return t }
 

@@ -1,0 +1,333 @@
+//go:build js
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"novae/model"
+)
+
+// sync waits until the GPU has finished what was submitted, so a step's
+// time is its own (the CPU backend is synchronous already).
+func (a *app) sync() error {
+	if a.gpu != nil {
+		return a.gpu.E.Sync()
+	}
+	return nil
+}
+
+// decode turns latents [B,T,C] into RGBA8 pixels B×S×S×4.
+func (a *app) decode(z model.Tensor, B int) ([]byte, error) {
+	img := a.m.Decode(a.b, z, B)
+	defer a.b.Free(img)
+	S := a.m.Cfg.Image
+	return a.b.ToRGBA8(img, B, S, S)
+}
+
+func (a *app) setTrajectory(traj []*frame) {
+	a.mu.Lock()
+	a.traj = traj
+	a.mu.Unlock()
+}
+
+// generate samples with the page's options, showing every step, and keeps
+// the frames for the scrubber.
+func (a *app) generate(id int64, raw []byte) (any, error) {
+	if a.m == nil {
+		return nil, errors.New("no model loaded")
+	}
+	if a.gen.Load() != id {
+		return nil, errCanceled // a newer request came in while this one waited
+	}
+	c := a.m.Cfg
+	o, err := ParseOptions(raw, c.DiT.NumClasses, c.Defaults, rnd)
+	if err != nil {
+		return nil, err
+	}
+	B, T, C, S := o.Batch(), c.DiT.Grid*c.DiT.Grid, c.DiT.InChannels, c.Image
+	panels := PanelsFor(o.View)
+	lay := NewLayout(S, B, panels, o.Frames > 0)
+	classes := make([]int, B)
+	for i := range classes {
+		classes[i] = o.Class
+	}
+	seeds := []any{}
+	for i := range B {
+		if o.Frames == 0 {
+			seeds = append(seeds, float64(o.Seed+uint64(i)))
+		}
+	}
+	notes := []any{}
+	for _, n := range o.Notes {
+		notes = append(notes, n)
+	}
+	sampler := "euler"
+	if o.Heun {
+		sampler = "heun"
+	}
+	settings := map[string]any{"run": float64(id), "class": o.Class, "seed": float64(o.Seed), "seeds": seeds,
+		"steps": o.Steps, "sampler": sampler, "cfg": o.CFG, "schedule": o.Schedule.String(), "shift": o.Shift,
+		"view": o.View, "grid": o.Grid, "frames": o.Frames, "seedB": float64(o.SeedB), "notes": notes,
+		"layout": layoutJS(lay), "backend": a.bootRes["backend"]}
+	a.emit("start", settings)
+
+	perStep := o.View != "final"
+	var traj []*frame
+	var stepMs, decodeMs float64
+	start := time.Now()
+	last := start
+	so := model.SampleOptions{Classes: classes, Noise: o.StartNoise(T * C), Steps: o.Steps, Heun: o.Heun,
+		CFG: o.CFG, Schedule: o.Schedule, Shift: o.Shift, X0: perStep && slices.Contains(panels, PanelX0)}
+	so.OnStep = func(s model.Step) error {
+		if a.gen.Load() != id {
+			return errCanceled
+		}
+		sm := 0.0 // without per-step views the GPU runs ahead: timed once at the end
+		if perStep {
+			if err := a.sync(); err != nil {
+				return err
+			}
+			sm = ms(time.Since(last))
+			stepMs += sm
+		}
+		dm := 0.0
+		if perStep {
+			d0 := time.Now()
+			imgs := map[string][]byte{}
+			for _, p := range panels {
+				z := map[string]model.Tensor{PanelXt: s.Z, PanelX0: s.X0, PanelV: s.V}[p]
+				px, err := a.decode(z, B)
+				if err != nil {
+					return err
+				}
+				imgs[p] = px
+			}
+			f := &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(imgs), Layout: lay, Kind: "step",
+				Step: s.I, Steps: s.N, T: s.T}
+			traj = append(traj, f)
+			a.show(f)
+			dm = ms(time.Since(d0))
+			decodeMs += dm
+		}
+		a.emit("step", map[string]any{"run": float64(id), "i": s.I, "n": s.N, "t": s.T, "ms": sm,
+			"decodeMs": dm, "cfg": s.CFG})
+		if a.gpu == nil {
+			yield() // let the page paint between CPU steps
+		}
+		last = time.Now()
+		return nil
+	}
+	z, err := model.Sample(a.b, a.m.DiT, so)
+	if err != nil {
+		if errors.Is(err, errCanceled) {
+			a.setTrajectory(traj)
+			a.emit("canceled", map[string]any{"run": float64(id), "steps": len(traj)})
+		}
+		return nil, err
+	}
+	if !perStep {
+		if err := a.sync(); err != nil {
+			return nil, err
+		}
+		stepMs = ms(time.Since(start))
+		d0 := time.Now()
+		px, err := a.decode(z, B)
+		if err != nil {
+			return nil, err
+		}
+		imgs := map[string][]byte{}
+		for _, p := range panels {
+			imgs[p] = px // at t = 1, x_t = x̂₀
+		}
+		f := &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(imgs), Layout: lay, Kind: "final",
+			Step: o.Steps - 1, Steps: o.Steps, T: 1}
+		traj = append(traj, f)
+		a.show(f)
+		decodeMs = ms(time.Since(d0))
+	}
+	a.setTrajectory(traj)
+	total := ms(time.Since(start))
+	done := map[string]any{"run": float64(id), "ms": total, "msPerStep": stepMs / float64(o.Steps),
+		"decodeMs": decodeMs, "steps": o.Steps, "frames": len(traj), "settings": settings}
+	a.emit("done", done)
+	return done, nil
+}
+
+// encode maps an S×S RGBA image to the latent and shows the input, the DINO
+// features as a PCA colour image, and the reconstruction through the decoder.
+func (a *app) encode(rgba []byte) (any, error) {
+	if a.m == nil {
+		return nil, errors.New("no model loaded")
+	}
+	if a.m.Dino == nil {
+		return nil, errors.New("this model file has no encoders (convert it with the autoencoder checkpoint)")
+	}
+	c := a.m.Cfg
+	S, E, G, C := c.Image, a.m.EncoderImage(), c.DiT.Grid, c.DiT.InChannels
+	if len(rgba) != E*E*4 {
+		return nil, fmt.Errorf("encode: %d bytes, want %d×%d×4 = %d", len(rgba), E, E, E*E*4)
+	}
+	start := time.Now()
+	x := make([]float32, 3*E*E)
+	refFromRGBA8(x, rgba, E)
+	img := a.b.Upload(x, 1, 3, E, E)
+	lat, err := a.m.Encode(a.b, img, 1)
+	a.b.Free(img)
+	if err != nil {
+		return nil, err
+	}
+	v, err := a.b.Read(lat)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := a.decode(lat, 1)
+	a.b.Free(lat)
+	if err != nil {
+		return nil, err
+	}
+	Cd := a.m.Dino.Cfg.Dim
+	dino := make([]float32, 0, G*G*Cd)
+	for t := range G * G {
+		dino = append(dino, v[t*C:t*C+Cd]...)
+	}
+	pca := Upscale(PCAColors(dino, G*G, Cd), G, S)
+	lay := NewLayout(S, 1, []string{"input", "pca", "recon"}, true)
+	in := Resample(opaque(rgba), E, S) // shown at the decoder's size
+	f := &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(map[string][]byte{"input": in, "pca": pca, "recon": rec}),
+		Layout: lay, Kind: "encode", T: 1}
+	a.show(f)
+	a.setTrajectory([]*frame{f})
+	a.encoded = append(a.encoded, v)
+	if len(a.encoded) > 2 {
+		a.encoded = a.encoded[len(a.encoded)-2:]
+	}
+	a.encRGBA = in
+	var mse float64
+	for i := range in {
+		if i%4 != 3 {
+			d := float64(in[i]) - float64(rec[i])
+			mse += d * d
+		}
+	}
+	out := map[string]any{"ms": ms(time.Since(start)), "tokens": G * G, "channels": C, "dino": Cd,
+		"encoded": len(a.encoded), "reconRMSE": sqrt(mse / float64(3*S*S)), "layout": layoutJS(lay)}
+	a.emit("encoded", out)
+	return out, nil
+}
+
+func opaque(rgba []byte) []byte {
+	o := slices.Clone(rgba)
+	for i := 3; i < len(o); i += 4 {
+		o[i] = 255
+	}
+	return o
+}
+
+// img2img noises the last encoded latent x to time t0,
+// z = (1−t0)·ε + t0·x, and integrates the flow from t0 to 1 with Euler
+// steps (SDEdit for rectified flow), showing x_t and x̂₀ as it goes.
+func (a *app) img2img(id int64, raw []byte) (any, error) {
+	if a.m == nil || len(a.encoded) == 0 {
+		return nil, errors.New("img2img: encode an image first")
+	}
+	var r struct {
+		RawOptions
+		Strength *float64 `json:"strength"` // 1 − t0: how much noise is added, 0..1
+	}
+	if err := jsonUnmarshal(raw, &r); err != nil {
+		return nil, err
+	}
+	strength := 0.6
+	if r.Strength != nil && *r.Strength >= 0 && *r.Strength <= 1 {
+		strength = *r.Strength
+	}
+	r.Strength = nil
+	base, err := jsonMarshal(r.RawOptions)
+	if err != nil {
+		return nil, err
+	}
+	c := a.m.Cfg
+	o, err := ParseOptions(base, c.DiT.NumClasses, c.Defaults, rnd)
+	if err != nil {
+		return nil, err
+	}
+	T, C, S := c.DiT.Grid*c.DiT.Grid, c.DiT.InChannels, c.Image
+	x := a.encoded[len(a.encoded)-1]
+	eps := model.Noise(o.Seed, T*C)
+	t0 := 1 - strength
+	z0 := make([]float32, T*C)
+	for i := range z0 {
+		z0[i] = float32((1-t0)*float64(eps[i]) + t0*float64(x[i]))
+	}
+	lay := NewLayout(S, 1, []string{PanelXt, PanelX0}, false)
+	a.emit("start", map[string]any{"run": float64(id), "mode": "img2img", "strength": strength,
+		"steps": o.Steps, "seed": float64(o.Seed), "class": o.Class, "cfg": o.CFG, "layout": layoutJS(lay)})
+	start := time.Now()
+	var traj []*frame
+	err = flowFrom(a.b, a.m.DiT, z0, t0, o, func(i int, t float64, z, x0 model.Tensor) error {
+		if a.gen.Load() != id {
+			return errCanceled
+		}
+		xt, err := a.decode(z, 1)
+		if err != nil {
+			return err
+		}
+		xh, err := a.decode(x0, 1)
+		if err != nil {
+			return err
+		}
+		f := &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(map[string][]byte{PanelXt: xt, PanelX0: xh}),
+			Layout: lay, Kind: "step", Step: i, Steps: o.Steps, T: t}
+		traj = append(traj, f)
+		a.show(f)
+		a.emit("step", map[string]any{"run": float64(id), "i": i, "n": o.Steps, "t": t, "ms": 0.0, "decodeMs": 0.0, "cfg": o.CFG})
+		if a.gpu == nil {
+			yield()
+		}
+		return nil
+	})
+	a.setTrajectory(traj)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]any{"run": float64(id), "ms": ms(time.Since(start)), "steps": o.Steps, "frames": len(traj),
+		"msPerStep": ms(time.Since(start)) / float64(o.Steps), "mode": "img2img"}
+	a.emit("done", done)
+	return done, nil
+}
+
+// interpolateEncoded decodes the straight line between the last two
+// encoded latents.
+func (a *app) interpolateEncoded(frames int) (any, error) {
+	if a.m == nil || len(a.encoded) < 2 {
+		return nil, errors.New("interpolation: encode two images first")
+	}
+	c := a.m.Cfg
+	T, C, S := c.DiT.Grid*c.DiT.Grid, c.DiT.InChannels, c.Image
+	p, q := a.encoded[0], a.encoded[1]
+	z := make([]float32, 0, frames*T*C)
+	for i := range frames {
+		w := float64(i) / float64(frames-1)
+		for j := range p {
+			z = append(z, float32((1-w)*float64(p[j])+w*float64(q[j])))
+		}
+	}
+	start := time.Now()
+	zt := a.b.Upload(z, frames, T, C)
+	px, err := a.decode(zt, frames)
+	a.b.Free(zt)
+	if err != nil {
+		return nil, err
+	}
+	lay := NewLayout(S, frames, []string{PanelX0}, true)
+	f := &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(map[string][]byte{PanelX0: px}), Layout: lay, Kind: "interp", T: 1}
+	a.show(f)
+	a.setTrajectory([]*frame{f})
+	out := map[string]any{"ms": ms(time.Since(start)), "frames": frames, "layout": layoutJS(lay)}
+	a.emit("interpolated", out)
+	return out, nil
+}

@@ -1,0 +1,516 @@
+// novae's page: controls, captions, the time-grid plot, the scrubber, the
+// embed snippet and the postMessage API, around the view iframe where the
+// Go program runs (view.html). Everything from the URL or from a message is
+// validated and clamped here (and again in Go) and only ever reaches the page
+// as text or form values, never as HTML.
+//
+// #status carries what tests and embedders wait on:
+//   data-state = loading | ready | running | done | error
+//   data-done  = number of finished runs, data-backend = webgpu | cpu
+
+const $ = (id) => document.getElementById(id);
+const statusEl = $("status");
+const embedded = window.parent !== window;
+
+// ---- URL parameters: validated and clamped, never trusted ----
+
+const LIMITS = { steps: [1, 50], cfg: [1, 10], shift: [0.05, 3], seed: [0, 4294967295], grid: [1, 16], frames: [2, 12] };
+const clamp = (v, [lo, hi]) => Math.min(Math.max(v, lo), hi);
+
+export function readParams(search) {
+  const q = new URLSearchParams(search);
+  const p = {};
+  const num = (name, int) => {
+    const s = q.get(name);
+    if (s === null || s.trim() === "" || s.length > 24) return undefined;
+    const v = Number(s);
+    if (!Number.isFinite(v)) return undefined;
+    return clamp(int ? Math.round(v) : v, LIMITS[name] ?? [-Infinity, Infinity]);
+  };
+  const model = q.get("model");
+  if (model && /^[a-z0-9][a-z0-9_-]{0,63}$/i.test(model)) p.model = model;
+  const weights = q.get("weights");
+  if (weights && weights.length < 2048) {
+    try {
+      const u = new URL(weights, location.href);
+      if (u.protocol === "https:" || u.protocol === "http:") p.weights = u.href;
+    } catch {}
+  }
+  const cls = q.get("class");
+  if (cls === "random") p.class = -1;
+  else if (cls !== null && /^\d{1,6}$/.test(cls)) p.class = Number(cls);
+  const seed = q.get("seed");
+  if (seed === "random") p.seedRandom = true;
+  else if (num("seed", true) !== undefined) p.seed = num("seed", true);
+  for (const k of ["steps", "grid"]) if (num(k, true) !== undefined) p[k] = num(k, true);
+  for (const k of ["cfg", "shift"]) if (num(k, false) !== undefined) p[k] = num(k, false);
+  const sampler = q.get("sampler");
+  if (sampler === "euler" || sampler === "heun") p.sampler = sampler;
+  const sched = q.get("schedule");
+  if (sched && /^(constant|linear|late|early-[0-9.]{1,6}|interval-[0-9.]{1,6}-[0-9.]{1,6}|cfg_star-[0-9.]{1,6}-[0-9.]{1,6})$/.test(sched)) p.schedule = sched;
+  const view = q.get("view");
+  if (["both", "x0", "xt", "v", "final"].includes(view)) p.view = view;
+  p.autoplay = q.get("autoplay") === "1" || q.get("autoplay") === "true";
+  const controls = q.get("controls");
+  p.controls = ["minimal", "none"].includes(controls) ? controls : "full";
+  const origin = q.get("origin"); // embedders may pin whom the frame talks to
+  if (origin && /^https?:\/\/[^/\s]+$/.test(origin)) p.origin = origin;
+  return p;
+}
+
+const params = readParams(location.search);
+document.body.classList.toggle("minimal", params.controls === "minimal");
+document.body.classList.toggle("none", params.controls === "none");
+
+// ---- status ----
+
+// Page timings and the last results, for the visitor's console and tests.
+const stats = (window.novaeStats = { marks: {}, boot: null, model: null, lastDone: null, sw: "" });
+const mark = (k) => { stats.marks[k] ??= Math.round(performance.now()); };
+
+let doneRuns = 0;
+function setStatus(state, text) {
+  statusEl.dataset.state = state;
+  statusEl.dataset.done = String(doneRuns);
+  statusEl.textContent = text;
+}
+const fmtBytes = (n) => n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
+const fmtMs = (ms) => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
+
+// ---- postMessage API (embedders) ----
+
+const targetOrigin = params.origin ?? "*";
+function post(type, detail) {
+  if (!embedded) return;
+  try { window.parent.postMessage({ type: `novae:${type}`, ...plain(detail) }, targetOrigin); } catch {}
+}
+// plain copies a Go event object into JSON-safe data (no typed arrays).
+const plain = (d) => (d === undefined || d === null ? {} : JSON.parse(JSON.stringify(d)));
+
+window.addEventListener("message", (e) => {
+  if (!embedded || e.source !== window.parent) return;
+  if (params.origin && e.origin !== params.origin) return;
+  const m = e.data;
+  if (!m || typeof m !== "object" || typeof m.type !== "string") return;
+  if (m.type === "novae:generate") {
+    applyOptions(sanitize(m.options ?? {}));
+    generate();
+  } else if (m.type === "novae:stop") {
+    api?.cancel();
+  }
+});
+
+// sanitize keeps the known options, clamped, from a message.
+function sanitize(o) {
+  const q = new URLSearchParams();
+  for (const k of ["class", "seed", "steps", "cfg", "shift", "sampler", "schedule", "view", "grid"]) {
+    if (o[k] !== undefined && o[k] !== null && (typeof o[k] === "number" || typeof o[k] === "string")) q.set(k, String(o[k]));
+  }
+  const p = readParams("?" + q.toString());
+  delete p.autoplay; delete p.controls;
+  return p;
+}
+
+// ---- the view iframe and the Go API ----
+
+let api;        // globalThis.novae of the view
+let boot;       // backend info
+let model;      // model info once loaded
+let busy = false;
+
+window.novaeApp = {
+  attach(a) {
+    api = a;
+    api.on(onEvent);
+    start();
+  },
+  fail(msg) {
+    setStatus("error", msg);
+    post("error", { message: msg });
+  },
+};
+
+const frame = document.createElement("iframe");
+frame.src = "view.html";
+frame.title = "Generated images (drawn by the WebAssembly program)";
+frame.setAttribute("tabindex", "-1");
+$("viewbox").append(frame);
+
+function onEvent(type, d) {
+  switch (type) {
+    case "boot": {
+      boot = plain(d);
+      stats.boot = boot;
+      mark("boot");
+      statusEl.dataset.backend = boot.backend;
+      $("adapter").textContent = boot.backend === "webgpu" ? `GPU: ${boot.adapter}` : boot.label;
+      if (boot.backend !== "webgpu") {
+        $("nowebgpu").hidden = false;
+        $("nowebgpu-reason").textContent = `(${boot.reason})`;
+      }
+      break;
+    }
+    case "manifest":
+      mark("manifest");
+      $("progress-row").hidden = false;
+      setStatus("loading", `Loading model “${d.name}”: ${fmtBytes(d.bytes)} in ${d.shards} shard${d.shards > 1 ? "s" : ""}…`);
+      post("progress", { phase: "manifest", loaded: 0, total: d.bytes });
+      break;
+    case "progress": {
+      const p = plain(d);
+      $("progress").max = p.total || 1;
+      $("progress").value = p.loaded;
+      const from = p.source && p.source !== "network" ? ` (from ${p.source})` : "";
+      $("progress-text").textContent = `${fmtBytes(p.loaded)} / ${fmtBytes(p.total)}${from}`;
+      post("progress", p);
+      break;
+    }
+    case "ready":
+      model = plain(d);
+      stats.model = model;
+      mark("ready");
+      onReady();
+      break;
+    case "start": {
+      const s = plain(d);
+      busy = true;
+      setControls();
+      if (s.layout) fitView(s.layout);
+      legend(s);
+      setStatus("running", s.mode === "img2img" ? `img2img, ${s.steps} steps…` : `Sampling ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…`);
+      plot(s.steps, s.shift ?? Number($("shift").value), -1);
+      break;
+    }
+    case "step": {
+      const s = plain(d);
+      const ms = s.ms > 0 ? ` · ${fmtMs(s.ms)} per step` : "";
+      const dec = s.decodeMs > 0 ? ` + ${fmtMs(s.decodeMs)} decoding` : "";
+      setStatus("running", `Step ${s.i + 1}/${s.n} · t = ${s.t.toFixed(3)}${ms}${dec}`);
+      plot(s.n, Number($("shift").value), s.i + 1);
+      post("step", s);
+      break;
+    }
+    case "done": {
+      const s = plain(d);
+      busy = false;
+      doneRuns++;
+      stats.lastDone = s;
+      mark("firstImage");
+      const per = s.msPerStep > 0 ? ` · ${fmtMs(s.msPerStep)} per step` : "";
+      const dec = s.decodeMs > 0 ? ` · ${fmtMs(s.decodeMs)} decoding` : "";
+      setStatus("done", `Done: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
+      const scrub = $("scrub");
+      scrub.max = String(Math.max(0, s.frames - 1));
+      scrub.value = scrub.max;
+      scrub.disabled = s.frames < 2;
+      scrubLabel(s.frames - 1, s.frames);
+      setControls();
+      post("done", s);
+      break;
+    }
+    case "canceled":
+      busy = false;
+      setStatus("done", `Stopped after ${d.steps} step${d.steps === 1 ? "" : "s"}.`);
+      setControls();
+      break;
+    case "encoded": {
+      const s = plain(d);
+      fitView(s.layout);
+      $("panel-legend").textContent = "Left to right: your image, its DINO features (first three principal components as RGB), the reconstruction.";
+      doneRuns++;
+      setStatus("done", `Encoded into ${s.tokens} tokens × ${s.channels} channels in ${fmtMs(s.ms)} (reconstruction RMS error ${s.reconRMSE.toFixed(1)} of 255).`);
+      $("img2img-go").disabled = false;
+      $("interp-enc-go").disabled = s.encoded < 2;
+      busy = false;
+      setControls();
+      break;
+    }
+    case "interpolated": {
+      const s = plain(d);
+      fitView(s.layout);
+      $("panel-legend").textContent = "The straight line between the two encoded latents, decoded.";
+      doneRuns++;
+      setStatus("done", `Decoded ${s.frames} interpolated latents in ${fmtMs(s.ms)}.`);
+      busy = false;
+      setControls();
+      break;
+    }
+    case "error":
+      busy = false;
+      setStatus("error", `Error: ${d.message}`);
+      setControls();
+      post("error", { message: String(d.message) });
+      break;
+  }
+}
+
+function legend(s) {
+  const names = { xt: "xₜ (noisy latent, decoded)", x0: "x̂₀ (predicted final image)", v: "v (velocity, decoded)" };
+  const panels = s.layout?.panels ?? [];
+  const what = panels.map((p) => names[p] ?? p).join(" | ");
+  const grid = s.frames > 0 ? ` · interpolation from seed ${s.seed} to ${s.seedB}` : s.grid > 1 ? ` · seeds ${s.seed}…${s.seed + s.grid - 1}` : "";
+  $("panel-legend").textContent = what + grid;
+}
+
+// fitView gives the view the frame's aspect ratio, so ebiten's scaling
+// leaves no bars.
+function fitView(l) {
+  if (l && l.w > 0 && l.h > 0) $("viewbox").style.aspectRatio = `${l.w} / ${l.h}`;
+}
+
+function setControls() {
+  const ready = !!model;
+  $("generate").disabled = !ready;
+  $("stop").disabled = !busy;
+  $("interp-go").disabled = !ready;
+  $("encode-go").disabled = !ready || !model.encoders || !$("file").files?.length;
+}
+
+// ---- start: pick the model, tell the visitor the size, load ----
+
+async function start() {
+  const url = params.weights ?? `models/${params.model ?? "default"}/model.json`;
+  if (params.weights) {
+    // Another model: say how much it downloads before fetching it.
+    let bytes = 0;
+    try {
+      const m = JSON.parse((await frame.contentWindow.novaeWeights.fetchManifest(url)).text); // cached copy when offline
+      bytes = (m.shards ?? []).reduce((s, x) => s + (Number(x.bytes) || 0), 0);
+    } catch (e) {
+      setStatus("error", `Could not read ${url}: ${e.message ?? e}`);
+      post("error", { message: String(e.message ?? e) });
+      return;
+    }
+    const limit = boot?.backend === "cpu" ? boot.maxBytes : Infinity;
+    if (bytes > limit) {
+      setStatus("error", `This model is ${fmtBytes(bytes)}; without WebGPU only models up to ${fmtBytes(limit)} run here.`);
+      post("error", { message: "model too large for the CPU fallback" });
+      return;
+    }
+    if (bytes > 64 << 20) {
+      $("load-offer").hidden = false;
+      $("load-offer-text").textContent = `This model downloads ${fmtBytes(bytes)} (once: it is kept for later visits).`;
+      setStatus("ready", "Waiting for you to start the download.");
+      await new Promise((res) => $("load-go").addEventListener("click", res, { once: true }));
+      $("load-offer").hidden = true;
+    }
+  }
+  setStatus("loading", "Loading the model…");
+  try {
+    await api.load(url);
+  } catch (e) {
+    const missing = !params.weights && /HTTP 404/.test(String(e.message));
+    setStatus("error", missing
+      ? `No model at ${url}. Put converted weights there (go run ./tools/novae convert …), or open this page with ?weights=URL of a model.json.`
+      : `Could not load the model: ${e.message ?? e}`);
+  }
+}
+
+function onReady() {
+  const sel = $("class");
+  sel.replaceChildren();
+  const n = model.numClasses;
+  for (let i = 0; i < n; i++) sel.append(new Option(model.classes?.[i] ? `${i}: ${model.classes[i]}` : `class ${i}`, String(i)));
+  sel.append(new Option("unconditional", String(n)));
+  sel.append(new Option("random", "-1"));
+  const d = model.defaults ?? {};
+  if (d.steps) $("steps").value = String(clamp(d.steps, LIMITS.steps));
+  if (d.cfg) $("cfg").value = String(clamp(d.cfg, LIMITS.cfg));
+  if (d.shift) $("shift").value = String(clamp(d.shift, LIMITS.shift));
+  if (d.schedule && [...$("schedule").options].some((o) => o.value === d.schedule)) $("schedule").value = d.schedule;
+  applyOptions(params);
+  $("progress-row").hidden = true;
+  const src = model.sources?.every((s) => s !== "network") ? " (weights from this browser's storage)" : "";
+  setStatus("ready", `Ready: “${model.name}”, ${(model.params / 1e6).toFixed(2)} M parameters, ${model.image}×${model.image} images, on ${boot?.backend === "webgpu" ? "the GPU" : "the CPU"}${src}.`);
+  setControls();
+  post("ready", { model: model.name, backend: boot?.backend, adapter: boot?.adapter, classes: n, image: model.image });
+  if (params.autoplay) generate();
+}
+
+function applyOptions(p) {
+  const n = model ? model.numClasses : 1000;
+  if (p.class !== undefined) $("class").value = String(p.class < 0 ? -1 : Math.min(p.class, n));
+  if (p.seedRandom) $("seed-random").checked = true;
+  if (p.seed !== undefined) { $("seed").value = String(p.seed); $("seed-random").checked = false; }
+  if (p.steps !== undefined) $("steps").value = String(p.steps);
+  if (p.cfg !== undefined) $("cfg").value = String(p.cfg);
+  if (p.shift !== undefined) $("shift").value = String(p.shift);
+  if (p.sampler) document.querySelector(`input[name=sampler][value=${p.sampler}]`).checked = true;
+  if (p.schedule) {
+    const sel = $("schedule");
+    if (![...sel.options].some((o) => o.value === p.schedule)) sel.append(new Option(p.schedule, p.schedule));
+    sel.value = p.schedule;
+  }
+  if (p.view) $("view").value = p.view;
+  if (p.grid !== undefined) {
+    const sel = $("grid");
+    if (![...sel.options].some((o) => o.value === String(p.grid))) sel.append(new Option(`${p.grid} seeds`, String(p.grid)));
+    sel.value = String(p.grid);
+  }
+  outputs();
+}
+
+function options() {
+  const random = $("seed-random").checked;
+  if (random) $("seed").value = String(Math.floor(Math.random() * 4294967296));
+  return {
+    class: Number($("class").value),
+    seed: clamp(Math.round(Number($("seed").value) || 0), LIMITS.seed),
+    steps: Number($("steps").value),
+    sampler: document.querySelector("input[name=sampler]:checked").value,
+    cfg: Number($("cfg").value),
+    schedule: $("schedule").value,
+    shift: Number($("shift").value),
+    view: $("view").value,
+    grid: Number($("grid").value),
+  };
+}
+
+async function generate(extra = {}) {
+  if (!api || !model) return;
+  const o = { ...options(), ...extra };
+  snippet();
+  try {
+    await api.generate(o);
+  } catch (e) {
+    if (!/canceled/.test(String(e.message))) setStatus("error", `Error: ${e.message ?? e}`);
+  }
+}
+
+// ---- controls ----
+
+function outputs() {
+  $("steps-out").textContent = $("steps").value;
+  $("cfg-out").textContent = Number($("cfg").value).toFixed(1);
+  $("shift-out").textContent = Number($("shift").value).toFixed(2);
+  $("strength-out").textContent = Number($("strength").value).toFixed(2);
+  plot(Number($("steps").value), Number($("shift").value), -1);
+  snippet();
+}
+for (const id of ["steps", "cfg", "shift", "strength", "seed", "class", "schedule", "view", "grid"]) $(id).addEventListener("input", outputs);
+document.querySelectorAll("input[name=sampler]").forEach((r) => r.addEventListener("change", outputs));
+
+$("controls").addEventListener("submit", (e) => { e.preventDefault(); generate(); });
+$("stop").addEventListener("click", () => api?.cancel());
+$("interp-go").addEventListener("click", () => {
+  generate({ grid: 1, seedB: clamp(Math.round(Number($("seed-b").value) || 0), LIMITS.seed), frames: clamp(Math.round(Number($("frames").value) || 2), LIMITS.frames) });
+});
+
+const scrubLabel = (i, n) => { $("scrub-out").textContent = n > 0 ? `step ${i + 1}/${n}` : "–"; };
+$("scrub").addEventListener("input", () => {
+  const r = api?.show(Number($("scrub").value));
+  if (r) {
+    scrubLabel(r.step, r.steps);
+    plot(r.steps, Number($("shift").value), r.step + 1);
+  }
+});
+
+// ---- the time-grid plot ----
+
+function plot(steps, shift, current) {
+  const svg = $("plot");
+  const ts = api?.timeGrid(steps, shift) ?? linear(steps);
+  const W = 320, H = 140, L = 28, R = 8, T = 8, B = 22;
+  const x = (i) => L + (i / steps) * (W - L - R);
+  const y = (t) => T + (1 - t) * (H - T - B);
+  const ns = "http://www.w3.org/2000/svg";
+  const el = (name, attrs, text) => {
+    const e = document.createElementNS(ns, name);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const kids = [
+    el("line", { x1: L, y1: y(0), x2: W - R, y2: y(0), class: "axis" }),
+    el("line", { x1: L, y1: y(0), x2: L, y2: y(1), class: "axis" }),
+    el("text", { x: 4, y: y(1) + 4 }, "t=1"),
+    el("text", { x: 4, y: y(0) + 3 }, "t=0"),
+    el("text", { x: L, y: H - 6 }, "step 0"),
+    el("text", { x: W - R - 40, y: H - 6 }, `step ${steps}`),
+    el("polyline", { points: ts.map((t, i) => `${x(i).toFixed(1)},${y(t).toFixed(1)}`).join(" "), class: "curve" }),
+  ];
+  ts.forEach((t, i) => kids.push(el("circle", { cx: x(i).toFixed(1), cy: y(t).toFixed(1), r: steps > 30 ? 1.6 : 2.6, class: i === current ? "pt now" : "pt" })));
+  svg.replaceChildren(...kids);
+}
+const linear = (n) => Array.from({ length: n + 1 }, (_, i) => i / n);
+
+// ---- embed snippet ----
+
+function snippet() {
+  const u = new URL(location.pathname, location.origin);
+  const o = model ? options0() : {};
+  for (const [k, v] of Object.entries(o)) u.searchParams.set(k, String(v));
+  if (params.model) u.searchParams.set("model", params.model);
+  if (params.weights) u.searchParams.set("weights", params.weights);
+  u.searchParams.set("autoplay", "1");
+  u.searchParams.set("controls", "minimal");
+  $("snippet").textContent = `<iframe src="${u.href.replaceAll('"', "%22")}" title="novae: image generation on your GPU" width="512" height="360" style="border:0" loading="lazy"></iframe>`;
+}
+// options0: the current settings without drawing a new random seed.
+function options0() {
+  return {
+    class: $("class").value, seed: $("seed-random").checked ? "random" : $("seed").value, steps: $("steps").value,
+    sampler: document.querySelector("input[name=sampler]:checked").value, cfg: $("cfg").value,
+    schedule: $("schedule").value, shift: $("shift").value,
+  };
+}
+$("copy-snippet").addEventListener("click", () => navigator.clipboard?.writeText($("snippet").textContent));
+
+// ---- encode, img2img, interpolation of encoded images ----
+
+async function imageRGBA(file, S) {
+  const bmp = await createImageBitmap(file);
+  const c = new OffscreenCanvas(S, S);
+  const g = c.getContext("2d");
+  const s = Math.min(bmp.width, bmp.height); // centre crop to a square
+  g.drawImage(bmp, (bmp.width - s) / 2, (bmp.height - s) / 2, s, s, 0, 0, S, S);
+  return g.getImageData(0, 0, S, S).data;
+}
+
+$("file").addEventListener("change", setControls);
+$("encode-go").addEventListener("click", async () => {
+  const f = $("file").files?.[0];
+  if (!f || !model) return;
+  busy = true;
+  setControls();
+  setStatus("running", "Encoding…");
+  try {
+    await api.encode(await imageRGBA(f, model.encoderImage ?? model.image));
+  } catch (e) {
+    busy = false;
+    setStatus("error", `Error: ${e.message ?? e}`);
+    setControls();
+  }
+});
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  if (e.dataTransfer?.files?.length) {
+    $("file").files = e.dataTransfer.files;
+    setControls();
+    $("encode-go").click();
+  }
+});
+$("img2img-go").addEventListener("click", () => {
+  const o = options();
+  api?.img2img({ class: o.class, seed: o.seed, steps: o.steps, cfg: o.cfg, shift: o.shift, strength: Number($("strength").value) })
+    .catch((e) => setStatus("error", `Error: ${e.message ?? e}`));
+});
+$("interp-enc-go").addEventListener("click", () => {
+  api?.interpolateEncoded(clamp(Math.round(Number($("frames").value) || 5), LIMITS.frames))
+    .catch((e) => setStatus("error", `Error: ${e.message ?? e}`));
+});
+
+// ---- offline: the service worker keeps the page, weights.js the weights ----
+
+stats.sw = "none";
+if ("serviceWorker" in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register("sw.js").then(() => navigator.serviceWorker.ready).then(() => { stats.sw = "ready"; })
+    .catch((e) => { stats.sw = `failed: ${e.message ?? e}`; });
+}
+
+outputs();
+setStatus("loading", "Loading the program…");

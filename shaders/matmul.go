@@ -64,6 +64,8 @@ type MatMulParams struct {
 }
 
 // MatMul records Y = epilogue(X·Wᵀ): X is [..., K] (M rows), Y is [..., N].
+// The variant that runs is PlanMatMul's (matmul_reg.go); this file's kernel
+// is the reference variant "matmul".
 func (e *Engine) MatMul(y, x *Tensor, w Weight, ep Epilogue) {
 	K, N := w.K, w.N
 	M := x.Len() / K
@@ -96,6 +98,20 @@ func (e *Engine) MatMul(y, x *Tensor, w Weight, ep Epilogue) {
 	if ep.Accumulate {
 		p.Flags |= 16
 	}
+	plan := e.PlanMatMul(M, N, K)
+	if e.MatMulVariant() == "tune" {
+		plan = e.tunedPlan(y, x, w, ep, p)
+	}
+	e.matmulPlan(plan, y, x, w, ep, p)
+}
+
+// matmulPlan records one MatMul as plan says.
+func (e *Engine) matmulPlan(plan MatMulPlan, y, x *Tensor, w Weight, ep Epilogue, p MatMulParams) {
+	if plan.Variant != "matmul" {
+		e.matmulReg(plan, y, x, w, ep, p)
+		return
+	}
+	M, N := int(p.M), int(p.N)
 	k := kernel{file: "matmul", entry: "main", outs: 1, ins: 5, subst: map[string]string{
 		"WKIND": strconv.Itoa(int(w.Kind)), "GROUP": strconv.Itoa(w.Group), "GDIV": strconv.Itoa(max(w.Group, 1))}}
 	e.dispatch(k, [3]uint32{uint32(ceilDiv(N, 64)), uint32(ceilDiv(M, 64)), 1}, p,

@@ -20,6 +20,17 @@ type bench struct {
 	FLOP   float64 // per run
 	Bytes  float64 // per run: the least a kernel must read and write
 	Mem    bool    // memory-bound: the table shows GB/s, not GFLOP/s
+	// Matmul shape and weight (matmul lines: the note shows the plan
+	// PlanMatMul makes; -kernel tune looks its table up by them).
+	M, N, K int
+	WKind   shaders.WKind
+	Group   int
+	Acc     bool
+	// Variant is the matmul ladder name the line runs under ("" or "auto":
+	// PlanMatMul's choice); -kernel expands lines into one per variant.
+	Variant string
+	Net     bool // a whole-network line: TFLOP/s, dispatches per run
+	Steps   int  // sampler steps in one run (dispatches are also shown per step)
 	// setup uploads random inputs and returns one run (recording only) and
 	// what releases the tensors.
 	setup func(e *shaders.Engine, rng *rand.Rand) (run func(), free func())
@@ -51,6 +62,10 @@ func cases(small bool) []bench {
 		{"fc1", M, pick(small, 1152, 576), pick(small, 4608, 1152), "bias, gelu_tanh"},
 		{"fc2", M, pick(small, 4608, 1152), pick(small, 1152, 288), "bias, gate, +="},
 		{"adaLN", 2, pick(small, 1152, 576), pick(small, 6912, 1728), "bias"},
+		{"x_embed", M, pick(small, 392, 72), pick(small, 1152, 576), "bias"},
+		{"final", M, pick(small, 1152, 576), pick(small, 392, 72), "bias"},
+		{"t_mlp2", 2, pick(small, 1152, 576), pick(small, 1152, 576), "bias"},
+		{"final_adaLN", 2, pick(small, 1152, 576), pick(small, 2304, 1152), "bias"},
 	}
 	for _, kind := range []shaders.WKind{shaders.WF32, shaders.WF16, shaders.WInt8, shaders.WInt4} {
 		for _, l := range lins {
@@ -106,8 +121,19 @@ func releaser(ts ...*shaders.Tensor) func() {
 	}
 }
 
+// int4Group is the scale group novae convert uses for K input columns:
+// 64, or the largest divisor of K below it (392 → 56).
+func int4Group(K int) int {
+	for g := min(64, K); g > 1; g-- {
+		if K%g == 0 {
+			return g
+		}
+	}
+	return 1
+}
+
 // matmul is Y[M,N] = epilogue(X[M,K]·Wᵀ) with W [N,K] stored as kind
-// (int8: one scale per row; int4: one per 64 columns).
+// (int8: one scale per row; int4: one per int4Group(K) columns).
 func matmul(kind shaders.WKind, role string, M, K, N int, ep string) bench {
 	var wBytes float64
 	switch kind {
@@ -118,7 +144,7 @@ func matmul(kind shaders.WKind, role string, M, K, N int, ep string) bench {
 	case shaders.WInt8:
 		wBytes = float64(N*K) + 4*float64(N)
 	case shaders.WInt4:
-		wBytes = float64(N*K)/2 + 4*float64(N*K/64)
+		wBytes = float64(N*K)/2 + 4*float64(N*K/int4Group(K))
 	}
 	gated := ep == "bias, gate, +="
 	b := bench{
@@ -128,6 +154,10 @@ func matmul(kind shaders.WKind, role string, M, K, N int, ep string) bench {
 		FLOP:   2 * float64(M) * float64(K) * float64(N),
 		Bytes:  wBytes + 4*float64(M*K+M*N+N),
 		Mem:    M <= 8, // the adaLN: a weight stream
+		M:      M, N: N, K: K, WKind: kind, Acc: ep == "bias, gate, +=",
+	}
+	if kind == shaders.WInt4 {
+		b.Group = int4Group(K)
 	}
 	if gated {
 		b.Bytes += 4 * float64(M*N) // the accumulated Y is read too
@@ -148,9 +178,9 @@ func matmul(kind shaders.WKind, role string, M, K, N int, ep string) bench {
 			w.W = e.UploadRaw(shaders.I8, randBytes(rng, N*K), N, K)
 			w.Scales = e.Upload(randn(rng, N, 0.001), N)
 		case shaders.WInt4:
-			w.Group = 64
+			w.Group = int4Group(K)
 			w.W = e.UploadRaw(shaders.U8, randBytes(rng, N*K/2), N, K/2)
-			w.Scales = e.Upload(randn(rng, N*K/64, 0.01), N*K/64)
+			w.Scales = e.Upload(randn(rng, N*K/w.Group, 0.01), N*K/w.Group)
 		}
 		x := e.Upload(randn(rng, M*K, 1), M, K)
 		y := e.Upload(make([]float32, M*N), M, N)

@@ -1,0 +1,59 @@
+package shaders
+
+import "testing"
+
+// TestPlanMatMul: every plan the rule or an override makes fits the device
+// (two stages of the tile in workgroup storage, 16 KiB being WebGPU's
+// minimum), few rows go to matmul_smallm, and each split keeps a K step.
+func TestPlanMatMul(t *testing.T) {
+	shapes := [][3]int{ // M, N, K: SVG-XL's linears at CFG batch 2, the adaLN, odd ones
+		{512, 3456, 1152}, {512, 1152, 1152}, {512, 4608, 1152}, {512, 1152, 4608},
+		{2, 6912, 1152}, {2, 1152, 256}, {512, 1152, 392}, {512, 392, 1152},
+		{1, 1, 1}, {7, 5, 13}, {261, 72, 96}, {17, 40, 320}, {4096, 4096, 4096},
+	}
+	names := []string{"auto", "tune", "matmul", "matmul_smallm", "matmul_splitk", "matmul_reg",
+		"matmul_reg64x64", "matmul_reg128x128", "matmul_reg128x128_tk16", "matmul_reg128x64_split4"}
+	for _, storage := range []uint32{16 << 10, 32 << 10} {
+		l := minimum
+		l.MaxWGStorage = storage
+		for _, adapter := range []string{"NVIDIA H200 [discrete-gpu, vulkan]", "llvmpipe [cpu, vulkan]", "SwiftShader"} {
+			for _, name := range names {
+				if err := validMatMul(name); err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range shapes {
+					M, N, K := s[0], s[1], s[2]
+					p := planMatMul(l, adapter, name, M, N, K)
+					switch p.Variant {
+					case "matmul":
+					case "matmul_smallm":
+						if p.MaxM < 1 || p.MaxM > 16 {
+							t.Errorf("%s %v: smallm rows %d", name, s, p.MaxM)
+						}
+					case "matmul_reg":
+						if need := 2 * p.TK * (p.BM + p.BN) * 4; need > int(storage) {
+							t.Errorf("%s %v on %d KiB: %v needs %d bytes", name, s, storage>>10, p, need)
+						}
+						if p.Split < 1 || p.Split > ceilDiv(K, p.TK) {
+							t.Errorf("%s %v: %v has %d splits for %d steps", name, s, p, p.Split, ceilDiv(K, p.TK))
+						}
+					default:
+						t.Errorf("%s %v: unknown variant %q", name, s, p.Variant)
+					}
+					if (name == "auto" || name == "tune") && M <= 16 && p.Variant != "matmul_smallm" {
+						t.Errorf("%s %v: %v, want matmul_smallm for %d rows", name, s, p, M)
+					}
+				}
+			}
+		}
+	}
+	if err := validMatMul("matmul_fast"); err == nil {
+		t.Error("an unknown variant name was accepted")
+	}
+	// What the rule picks for SVG-XL on an H200 (logged: the figures to compare with the ladder).
+	l := minimum
+	l.MaxWGStorage = 32 << 10
+	for _, s := range shapes[:8] {
+		t.Logf("H200 M=%d N=%d K=%d: %v", s[0], s[1], s[2], planMatMul(l, "NVIDIA H200 [discrete-gpu, vulkan]", "auto", s[0], s[1], s[2]))
+	}
+}

@@ -1,0 +1,42 @@
+//go:build !js
+
+package main
+
+import (
+	"testing"
+
+	"novae/model"
+)
+
+// TestRandSource: the random weights cover exactly what model.Open loads for
+// every network line's config (names and shapes), without loading anything.
+func TestRandSource(t *testing.T) {
+	for _, name := range []string{"svg-xl", "emoji", "digits"} {
+		for _, small := range []bool{false, true} {
+			cfg := netConfig(name, small)
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			src := newRandSource(cfg, "f32")
+			if err := model.Check(src, "", model.Skeleton(cfg, false).Params()); err != nil {
+				t.Errorf("%s (small %v): %v", name, small, err)
+			}
+		}
+	}
+}
+
+// TestFLOP pins the FLOP counts the rates use (tools/torchbench/bench.py
+// computes the same; compare.py checks they agree).
+func TestFLOP(t *testing.T) {
+	xl := netConfig("svg-xl", false)
+	dit := ditFLOP(xl.DiT, 2)
+	// per block: qkv 4.077e9 + proj 1.359e9 + fc1 5.436e9 + fc2 5.436e9 + attention 0.604e9 + adaLN 0.0319e9
+	if dit < 4.70e11 || dit > 4.80e11 {
+		t.Errorf("SVG-XL CFG step: %.4g FLOP, want about 4.75e11", dit)
+	}
+	dec := decoderFLOP(xl.Decoder, 1)
+	if dec < 1e11 || dec > 1e12 {
+		t.Errorf("SVG decoder at 256²: %.4g FLOP", dec)
+	}
+	t.Logf("SVG-XL CFG step %.4g FLOP, decoder 256² %.4g FLOP", dit, dec)
+}

@@ -175,11 +175,18 @@ type Cond struct {
 // Condition computes SiLU(t_emb(t) + y_emb(y)) for a batch. t is raw flow
 // time in [0,1]; y holds class ids (NumClasses = null class).
 func (m *DiT) Condition(b Backend, t []float32, y []int) (Cond, error) {
-	B, H := len(t), m.Cfg.Hidden
-	if len(y) != B {
-		return Cond{}, fmt.Errorf("dit: %d times for %d labels", B, len(y))
+	if len(y) != len(t) {
+		return Cond{}, fmt.Errorf("dit: %d times for %d labels", len(t), len(y))
 	}
-	tt := b.Upload(t, B)
+	tt := b.Upload(t, len(t))
+	defer b.Free(tt)
+	return m.ConditionT(b, tt, y)
+}
+
+// ConditionT is Condition with the times already on the backend ([B]):
+// uploading inside a step would split its command buffer.
+func (m *DiT) ConditionT(b Backend, tt Tensor, y []int) (Cond, error) {
+	B, H := len(y), m.Cfg.Hidden
 	freq := b.Alloc(B, FreqDim)
 	b.TimeEmbed(freq, tt, FreqDim, 10000)
 	h := b.Alloc(B, H)
@@ -195,7 +202,7 @@ func (m *DiT) Condition(b Backend, t []float32, y []int) (Cond, error) {
 	}
 	b.Add(c, c, ye)
 	b.SiLU(c, c)
-	b.Free(tt, freq, h, ye)
+	b.Free(freq, h, ye)
 	return Cond{SiLUC: c, B: B}, nil
 }
 

@@ -174,7 +174,13 @@ type Step struct {
 	V    Tensor  // the velocity that moved it there
 	X0   Tensor  // predicted clean latent, when SampleOptions.X0
 	CFG  float64 // scale used at this step
+	// Dispatches is the number of GPU dispatches this step recorded (0 on
+	// backends that do not count): it bounds speed on small GPUs.
+	Dispatches int
 }
+
+// DispatchCounter is implemented by backends that count GPU dispatches.
+type DispatchCounter interface{ DispatchCount() int }
 
 // Noise returns the seeded Gaussian noise for n values. It is a pure
 // function of the seed (PCG + ziggurat, no platform maths on the common
@@ -237,16 +243,30 @@ func Sample(b Backend, m *DiT, o SampleOptions) (Tensor, error) {
 	// A guided evaluation runs [cond; uncond] as one batch of 2B: the
 	// official sampler's two forwards, in one pass over the weights.
 	both := append(append([]int(nil), o.Classes...), repeat(c.NumClasses, B)...)
-	velocity := func(dst, zin Tensor, t float32, mix Mix) error {
+	// Every evaluation's time vector is uploaded once, up front: an upload
+	// inside a step would split the step's command buffer.
+	evals := len(ts) * 2 * B
+	host := make([]float32, evals)
+	for i, t := range ts {
+		for j := range 2 * B {
+			host[i*2*B+j] = t
+		}
+	}
+	times := b.Upload(host, evals)
+	tb := b.Alloc(2 * B)
+	defer b.Free(times, tb)
+	velocity := func(dst, zin Tensor, ti int, mix Mix) error {
 		labels := o.Classes
 		if mix.Guided() {
 			labels = both
 		}
-		tv := make([]float32, len(labels))
-		for i := range tv {
-			tv[i] = t
+		tv := tb
+		if len(labels) != 2*B {
+			tv = b.Alloc(len(labels))
+			defer b.Free(tv)
 		}
-		cond, err := m.Condition(b, tv, labels)
+		b.CopyRegion(tv, 0, times, ti*2*B, len(labels))
+		cond, err := m.ConditionT(b, tv, labels)
 		if err != nil {
 			return err
 		}
@@ -274,18 +294,23 @@ func Sample(b Backend, m *DiT, o SampleOptions) (Tensor, error) {
 		}
 		return o.Schedule.Mix(o.CFG, i, o.Steps, float64(t))
 	}
+	counter, _ := b.(DispatchCounter)
 	for i := 0; i < o.Steps; i++ {
+		d0 := 0
+		if counter != nil {
+			d0 = counter.DispatchCount()
+		}
 		t0, t1 := ts[i], ts[i+1]
 		dt := t1 - t0
 		mix := mixAt(i, t0)
-		if err := velocity(v, z, t0, mix); err != nil {
+		if err := velocity(v, z, i, mix); err != nil {
 			return nil, err
 		}
 		if o.Heun {
 			// predictor to t1, corrector with the average velocity
 			b.CopyRegion(zp, 0, z, 0, n)
 			b.Euler(zp, v, dt)
-			if err := velocity(v2, zp, t1, mixAt(i, t1)); err != nil {
+			if err := velocity(v2, zp, i+1, mixAt(i, t1)); err != nil {
 				return nil, err
 			}
 			b.Add(v, v, v2)
@@ -300,7 +325,11 @@ func Sample(b Backend, m *DiT, o SampleOptions) (Tensor, error) {
 				b.CopyRegion(x0, 0, z, 0, n)
 				b.Euler(x0, v, 1-t1)
 			}
-			if err := o.OnStep(Step{I: i, N: o.Steps, T: float64(t1), Z: z, V: v, X0: x0, CFG: mix.C}); err != nil {
+			st := Step{I: i, N: o.Steps, T: float64(t1), Z: z, V: v, X0: x0, CFG: mix.C}
+			if counter != nil {
+				st.Dispatches = counter.DispatchCount() - d0
+			}
+			if err := o.OnStep(st); err != nil {
 				return nil, err
 			}
 		}

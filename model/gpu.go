@@ -30,6 +30,9 @@ func gt(t Tensor) *shaders.Tensor {
 
 func (g *GPU) Name() string { return "webgpu: " + g.E.Adapter }
 
+// DispatchCount is the engine's running dispatch count (model.DispatchCounter).
+func (g *GPU) DispatchCount() int { return g.E.Dispatches }
+
 func (g *GPU) Alloc(shape ...int) Tensor { return g.E.Empty(shaders.F32, shape...) }
 
 func (g *GPU) Free(ts ...Tensor) {

@@ -512,3 +512,43 @@ func TestDiTQuantizedParity(t *testing.T) {
 		}
 	}
 }
+
+// TestStepIsOneSubmit: on a GPU (SubmitEvery 0), each sampling step —
+// conditioning, the guided DiT forward, CFG and the update — is one command
+// buffer, and the step reports its dispatch count.
+func TestStepIsOneSubmit(t *testing.T) {
+	e := gpu.E
+	defer func(v int) { e.SubmitEvery = v }(e.SubmitEvery)
+	e.SubmitEvery = 0
+	cfg := model.DiTConfig{InChannels: 8, Grid: 2, Hidden: 32, Depth: 2, Heads: 2, MLPRatio: 2, NumClasses: 3, QKNorm: true, LearnSigma: true}
+	src := randomSource((&model.DiT{Cfg: cfg}).Params(), 5, 0.1)
+	m, err := model.LoadDiT(gpu, src, "", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gpu.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var submits, dispatches []int
+	last := e.Submits
+	_, err = model.Sample(gpu, m, model.SampleOptions{Classes: []int{0, 2}, Seed: 1, Steps: 3, CFG: 3, Shift: 0.3,
+		OnStep: func(s model.Step) error {
+			submits = append(submits, e.Submits-last)
+			dispatches = append(dispatches, s.Dispatches)
+			last = e.Submits
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first step also carries the noise and time-table uploads.
+	for i, n := range submits[1:] {
+		if n != 1 {
+			t.Errorf("step %d took %d submits, want 1 (all: %v)", i+2, n, submits)
+		}
+	}
+	if dispatches[1] < 10 || dispatches[1] != dispatches[2] {
+		t.Errorf("dispatches per step %v: want a steady count of at least 10", dispatches)
+	}
+	t.Logf("submits per step %v, dispatches per step %v", submits, dispatches)
+}

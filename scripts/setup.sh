@@ -9,7 +9,7 @@ set -euo pipefail
 
 test_pkgs=(mesa-vulkan-drivers chromium chromium-driver)
 # Run the Python tools with /usr/bin/python3; libopenblas0-pthread keeps torch off the reference BLAS.
-python_pkgs=(python3-torch python3-numpy python3-pil libopenblas0-pthread)
+python_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil libopenblas0-pthread)
 
 case "${1:-test}" in
 test) want=("${test_pkgs[@]}") ;;

@@ -29,6 +29,7 @@ package model
 //     rows are contiguous in the PyTorch layout, scales likewise), not a copy.
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -132,7 +133,11 @@ func NewGPUSource(e *shaders.Engine, man *weights.Manifest) (*GPUSource, Config,
 		}
 	}
 	if len(bad) > 0 {
-		return nil, cfg, fmt.Errorf("weights too large for this GPU:\n  %s", strings.Join(bad, "\n  "))
+		sort.Strings(bad)
+		if len(bad) > 12 {
+			bad = append(bad[:12], fmt.Sprintf("… and %d more", len(bad)-12))
+		}
+		return nil, cfg, fmt.Errorf("%w:\n  %s", ErrTooLarge, strings.Join(bad, "\n  "))
 	}
 	for _, ent := range s.entries {
 		ent.T = e.Alloc(shaderDType(ent.DType), ent.Shape...).Named(ent.Name)
@@ -143,6 +148,11 @@ func NewGPUSource(e *shaders.Engine, man *weights.Manifest) (*GPUSource, Config,
 	}
 	return s, cfg, nil
 }
+
+// ErrTooLarge is NewGPUSource's error for a model with a tensor larger than
+// the device binds (maxStorageBufferBindingSize, maxBufferSize). It comes from
+// the manifest alone, before anything is allocated or downloaded.
+var ErrTooLarge = errors.New("weights too large for this GPU")
 
 // quantStorage is weights' storage convention (doc.go): the stored shapes
 // of K and K.scales (nil for f16).
@@ -248,7 +258,17 @@ func (s *GPUSource) Load(b Backend, name string, shape []int, keepRows int, fix 
 	if !ok {
 		return nil, fmt.Errorf("no tensor %q", name)
 	}
-	if e.Quant != nil || e.DType != weights.F32 {
+	if e.Quant != nil { // a conv weight stored quantized: dequantize once, on the GPU
+		w, err := s.LoadWeight(b, name, e.Quant.Shape[0], numel(e.Quant.Shape)/e.Quant.Shape[0], 0)
+		if err != nil {
+			return nil, err
+		}
+		g := b.(*GPU)
+		y := g.E.Alloc(shaders.F32, shape...).Named(name)
+		g.E.Dequantize(y, w.(gpuWeight).w)
+		return prefix(y, keepRows), nil
+	}
+	if e.DType != weights.F32 {
 		return nil, fmt.Errorf("%s: stored %s; the GPU path takes plain tensors only as F32", name, e.DType)
 	}
 	t := *e.T

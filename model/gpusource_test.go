@@ -131,12 +131,14 @@ func fillFromFile(t *testing.T, src *model.GPUSource, f *weights.File) {
 func TestGPUSource(t *testing.T) {
 	cfg := gpuSourceConfig()
 	manifest := writeRandomModel(t, cfg, map[string]string{
-		"dit.blocks.0.attn.qkv.weight":   "int4/32",
-		"dit.blocks.0.mlp.fc1.weight":    "int8",
-		"dit.blocks.1.mlp.fc2.weight":    "int8/64",
-		"dit.blocks.1.attn.proj.weight":  "f16",
-		"dit.final_layer.linear.weight":  "int8/32", // KeepRows: a prefix of data and scales
-		"encoder.blocks.0.mlp.w1.weight": "f16",
+		"dit.blocks.0.attn.qkv.weight":      "int4/32",
+		"dit.blocks.0.mlp.fc1.weight":       "int8",
+		"dit.blocks.1.mlp.fc2.weight":       "int8/64",
+		"dit.blocks.1.attn.proj.weight":     "f16",
+		"dit.final_layer.linear.weight":     "int8/32", // KeepRows: a prefix of data and scales
+		"encoder.blocks.0.mlp.w1.weight":    "f16",
+		"decoder.conv_in.weight":            "int8", // conv weights stored quantized (-quant-convs)
+		"decoder.up.0.block.0.conv1.weight": "int8",
 	}, 48<<10)
 	f, err := weights.Open(manifest)
 	if err != nil {

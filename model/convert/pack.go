@@ -18,6 +18,10 @@ import (
 type Quant struct {
 	Kind  string // "" or "f32": as they are; weights.QuantF16, QuantInt8 or QuantInt4
 	Group int    // input columns per scale: int8 0 = one per row; int4 needs > 0 (0 → 32)
+	// Convs also stores conv weights [out,in,kh,kw] as int8 with one scale
+	// per output channel (the row-major [out, in·kh·kw] matrix); backends
+	// dequantize them to f32 at load. It keeps small models small.
+	Convs bool
 }
 
 // DefaultInt4Group is the int4 group size when none is given.
@@ -120,6 +124,16 @@ func Pack(ps []model.Param, q Quant, get Getter) (*Packed, error) {
 			return nil, fmt.Errorf("%s: %d values for shape %v", p.Name, len(v), shape)
 		}
 		t := weights.F32Tensor(p.Name, shape, v)
+		if q.Convs && !p.Linear && len(p.Shape) == 4 && strings.HasSuffix(p.Name, ".weight") {
+			t.Shape = slices.Clone(p.Shape)
+			ts, entry, err := weights.Quantize(t, weights.QuantInt8, 0)
+			if err != nil {
+				return nil, err
+			}
+			out.Tensors = append(out.Tensors, ts...)
+			out.Quant[p.Name] = entry
+			continue
+		}
 		if !p.Linear || q.Kind == "" {
 			out.Tensors = append(out.Tensors, t)
 			continue

@@ -13,6 +13,7 @@ type writeFlags struct {
 	shardMB int
 	quant   string
 	group   int
+	convs   bool
 }
 
 func (w *writeFlags) add(fs *flag.FlagSet) {
@@ -21,6 +22,7 @@ func (w *writeFlags) add(fs *flag.FlagSet) {
 	fs.IntVar(&w.shardMB, "shard-mb", 64, "shard size limit in `MiB`")
 	fs.StringVar(&w.quant, "quant", "f32", "storage of the Linear weights: f32, f16, int8 or int4 (everything else stays F32)")
 	fs.IntVar(&w.group, "group", 0, "input columns per scale (`G`): int8 0 = one scale per row; int4 default 32")
+	fs.BoolVar(&w.convs, "quant-convs", false, "also store conv weights as int8, one scale per output channel (dequantized to f32 at load)")
 }
 
 func (w *writeFlags) get() (convert.Output, convert.Quant, error) {
@@ -30,7 +32,7 @@ func (w *writeFlags) get() (convert.Output, convert.Quant, error) {
 	if w.shardMB <= 0 {
 		return convert.Output{}, convert.Quant{}, usagef("-shard-mb must be positive")
 	}
-	q := convert.Quant{Kind: w.quant, Group: w.group}
+	q := convert.Quant{Kind: w.quant, Group: w.group, Convs: w.convs}
 	if q.Kind == "f32" {
 		q.Kind = ""
 	}

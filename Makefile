@@ -44,7 +44,9 @@ FORCE:
 FUZZTIME ?= 15s
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $(FUZZTIME) ./model/weights
+	$(GO) test -run '^$$' -fuzz '^FuzzManifest$$' -fuzztime $(FUZZTIME) ./model/weights
 	$(GO) test -run '^$$' -fuzz '^FuzzReadFrom$$' -fuzztime $(FUZZTIME) ./model/pt
+	$(GO) test -run '^$$' -fuzz '^FuzzPickle$$' -fuzztime $(FUZZTIME) ./model/pt
 
 # make bench: per-kernel figures at SVG-XL shapes (not part of make test).
 # The same benchmark builds as a static binary for a GPU machine:
@@ -57,14 +59,18 @@ bench-binary:
 	$(GO) build -o $(BUILD)/novae-bench ./tools/bench
 
 # make run: build the wasm app into web/ and serve web/ on 127.0.0.1.
-# The default model is web/models/default (the trained models once they
-# ship); without one, a tiny random model is written so the page still runs.
+# The shipped models (models/<name>/, committed) are copied to web/models/;
+# the default is digits. Without any, a tiny random model is written so the
+# page still runs.
 ADDR ?= 127.0.0.1:8080
 run: setup
 	$(WASMENV) $(GO) build -trimpath -ldflags='-s -w' -o web/novae.wasm ./wasm
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/
 	gzip -9 -k -f web/novae.wasm
-	@test -f web/models/default/model.json || { echo "run: no model in web/models/default — writing a tiny random one (put converted weights there for real images)"; \
+	@mkdir -p web/models
+	@for m in models/*/; do n=$$(basename $$m); if [ -f $$m/model.json ]; then rm -rf web/models/$$n; cp -r $$m web/models/$$n; fi; done
+	@if [ -f models/digits/model.json ]; then rm -rf web/models/default; cp -r models/digits web/models/default; fi
+	@test -f web/models/default/model.json || { echo "run: no model in models/ — writing a tiny random one (put converted weights in models/<name>/ for real images)"; \
 	  $(GO) run ./tools/novae random -config tools/e2e/testdata/tiny-random.json -shard -shard-mb 1 -out web/models/default/model.json -q; }
 	$(GO) run ./tools/serve -addr $(ADDR) -dir web
 

@@ -164,6 +164,10 @@ type SampleOptions struct {
 	// Noise is then the noised latent z_From = (1−From)·ε + From·x, and the
 	// shifted grid is mapped onto [From, 1].
 	From float64
+	// Start > 0 resumes a run at step Start of the same grid (after a lost
+	// GPU device, say): Noise is then the latent OnStep saw as Z after step
+	// Start−1, and the result is the one the uninterrupted run gives.
+	Start int
 }
 
 // Step is what OnStep receives.
@@ -204,6 +208,9 @@ func Sample(b Backend, m *DiT, o SampleOptions) (Tensor, error) {
 	}
 	if o.Steps < 1 || o.Steps > 1000 {
 		return nil, fmt.Errorf("sample: steps %d out of range 1..1000", o.Steps)
+	}
+	if o.Start < 0 || o.Start >= o.Steps {
+		return nil, fmt.Errorf("sample: start step %d out of range 0..%d", o.Start, o.Steps-1)
 	}
 	if !(o.Shift > 0) || math.IsInf(o.Shift, 0) {
 		return nil, fmt.Errorf("sample: shift %g must be positive", o.Shift)
@@ -295,7 +302,7 @@ func Sample(b Backend, m *DiT, o SampleOptions) (Tensor, error) {
 		return o.Schedule.Mix(o.CFG, i, o.Steps, float64(t))
 	}
 	counter, _ := b.(DispatchCounter)
-	for i := 0; i < o.Steps; i++ {
+	for i := o.Start; i < o.Steps; i++ {
 		d0 := 0
 		if counter != nil {
 			d0 = counter.DispatchCount()

@@ -50,8 +50,18 @@ func ParseConfig(meta map[string]string) (Config, error) {
 	if !ok {
 		return c, fmt.Errorf("weights carry no \"config\" metadata: convert them with novae convert")
 	}
+	var sections map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(s), &sections); err != nil {
+		return c, fmt.Errorf("bad config metadata: %w", err)
+	}
+	if _, ok := sections["dit"]; !ok {
+		return c, fmt.Errorf("the \"config\" metadata is not a novae model config (no \"dit\" section; another tool's file?): convert the weights with novae convert")
+	}
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
 		return c, fmt.Errorf("bad config metadata: %w", err)
+	}
+	if err := c.checkBounds(); err != nil {
+		return c, err
 	}
 	return c, c.Validate()
 }

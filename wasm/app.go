@@ -47,24 +47,28 @@ type app struct {
 	funcs     []js.Func
 
 	// owned by the worker goroutine
-	b       model.Backend
-	gpu     *model.GPU // nil on the CPU fallback
-	bootRes map[string]any
-	m       *model.SVG
-	src     *model.GPUSource
-	modelJS map[string]any
-	encoded [][]float32 // latents of the last two encoded images [T·C]
-	encRGBA []byte      // the last encoded input, S×S RGBA
+	b        model.Backend
+	gpu      *model.GPU // nil on the CPU fallback
+	bootRes  map[string]any
+	m        *model.SVG
+	src      *model.GPUSource
+	modelJS  map[string]any
+	modelURL string      // what load was last asked for: reloaded after a lost device
+	encoded  [][]float32 // latents of the last two encoded images [T·C]
+	encRGBA  []byte      // the last encoded input, S×S RGBA
 
 	gen atomic.Int64 // id of the newest generation asked for; older ones stop
 
 	mu   sync.Mutex // guards traj and last (scrubbing runs on the JS side)
 	traj []*frame
 	last *frame
+
+	lostMu sync.Mutex
+	lost   map[*shaders.Engine]bool // engines whose device.lost has resolved
 }
 
 func newApp() *app {
-	return &app{cmds: make(chan func(), 64), frames: make(chan *frame, 1)}
+	return &app{cmds: make(chan func(), 64), frames: make(chan *frame, 1), lost: map[*shaders.Engine]bool{}}
 }
 
 var errCanceled = errors.New("canceled")
@@ -111,6 +115,7 @@ func (a *app) boot() {
 	if err == nil {
 		a.gpu = model.NewGPU(e)
 		a.b = a.gpu
+		a.watchLoss(e)
 		info["backend"] = "webgpu"
 		info["adapter"] = e.Adapter
 		info["label"] = "WebGPU: " + e.Adapter
@@ -224,6 +229,12 @@ func (a *app) installAPI() {
 			out = append(out, float64(t))
 		}
 		return out
+	})
+	def("device", func(args []js.Value) any { // the GPUDevice in use (null on the CPU fallback)
+		if a.gpu == nil {
+			return js.Null()
+		}
+		return a.gpu.E.DeviceJS()
 	})
 	def("pixels", func(args []js.Value) any { return a.pixels() })
 	def("drawn", func(args []js.Value) any { return float64(drawn.Load()) })

@@ -42,6 +42,7 @@
 //	show(i)                  shows frame i of the last run (the scrubber): {step, steps, t} or false
 //	timeGrid(steps, shift)   the sampler's time grid (model.TimeGrid), for the plot
 //	pixels()                 the frame on the canvas: {w, h, rgba, layout, kind, step, steps, t, seq}
+//	device()                 the GPUDevice in use (null on the CPU fallback); tests destroy it
 //	drawn()                  seq of the frame the canvas last drew
 //	encode(rgba)             Promise: an Image×Image RGBA picture → latent; shows input | DINO PCA | reconstruction
 //	img2img(opts)            Promise: from the last encoded latent, opts + strength (1 − t0)
@@ -51,9 +52,21 @@
 // shards}, progress {phase, loaded, total, shard, file, source}, ready
 // {model info}, start {settings, layout}, step {i, n, t, ms, decodeMs, cfg},
 // done {ms, msPerStep, decodeMs, steps, frames}, canceled, encoded,
-// interpolated, error {op, message}.
+// interpolated, error {op, message}, devicelost {reason, message},
+// recovered {ms, adapter, model}, resumed {run, from, steps}.
 //
-// The page forwards ready, progress, step, done and error to an embedding
-// page as postMessage {type: "novae:<event>", …} and accepts
-// {type: "novae:generate", options} and {type: "novae:stop"} from it.
+// # Failures
+//
+// A model that cannot fit is refused from its manifest before anything is
+// downloaded: a tensor over the device's binding or buffer limit
+// (model.ErrTooLarge, naming the tensor), or, on the CPU fallback, a model
+// over 256 MiB. A lost GPU device is re-created, the model reloaded from the
+// cache and a running generation resumed at its next step (recover.go).
+// Downloads resume or restart when interrupted and nothing is cached before
+// its sha256 matches (web/weights.js).
+//
+// The page forwards ready, progress, step, done, error, devicelost and
+// recovered to an embedding page as postMessage {type: "novae:<event>", …}
+// and accepts {type: "novae:generate", options} and {type: "novae:stop"}
+// from it (from its parent only, and with ?origin= only from that origin).
 package main

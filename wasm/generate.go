@@ -80,11 +80,23 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 	var stepMs, decodeMs float64
 	start := time.Now()
 	last := start
+	// After each completed step: a host copy of the latent (GPU only), so a
+	// lost device can resume from there on a new one (recover.go).
+	var doneZ []float32
+	next := 0 // the first step not completed
 	so := model.SampleOptions{Classes: classes, Noise: o.StartNoise(T * C), Steps: o.Steps, Heun: o.Heun,
 		CFG: o.CFG, Schedule: o.Schedule, Shift: o.Shift, X0: perStep && slices.Contains(panels, PanelX0)}
 	so.OnStep = func(s model.Step) error {
 		if a.gen.Load() != id {
 			return errCanceled
+		}
+		var zHost []float32
+		if a.gpu != nil {
+			v, err := a.b.Read(s.Z)
+			if err != nil {
+				return err
+			}
+			zHost = v
 		}
 		sm := 0.0 // without per-step views the GPU runs ahead: timed once at the end
 		if perStep {
@@ -115,29 +127,68 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 		}
 		a.emit("step", map[string]any{"run": float64(id), "i": s.I, "n": s.N, "t": s.T, "ms": sm,
 			"decodeMs": dm, "cfg": s.CFG})
+		doneZ, next = zHost, s.I+1
 		if a.gpu == nil {
 			yield() // let the page paint between CPU steps
 		}
 		last = time.Now()
 		return nil
 	}
-	z, err := model.Sample(a.b, a.m.DiT, so)
-	if err != nil {
-		if errors.Is(err, errCanceled) {
-			a.setTrajectory(traj)
-			a.emit("canceled", map[string]any{"run": float64(id), "steps": len(traj)})
+	// recovered reports whether err came from a lost device that has now been
+	// replaced (the caller then redoes what failed); it returns the error to
+	// give up with otherwise.
+	recoveries := 0
+	recovered := func(err error) (bool, error) {
+		if a.gpu == nil || errors.Is(err, errCanceled) || recoveries >= maxRecoveries || !a.gpuLost(a.gpu.E) {
+			return false, err
 		}
-		return nil, err
+		recoveries++
+		if rerr := a.recoverGPU(err.Error()); rerr != nil {
+			return false, rerr
+		}
+		if a.gen.Load() != id {
+			return false, errCanceled
+		}
+		return true, nil
+	}
+	var z model.Tensor
+	for next < o.Steps {
+		if next > 0 {
+			so.Noise, so.Start = doneZ, next
+		}
+		z, err = model.Sample(a.b, a.m.DiT, so)
+		if err == nil {
+			break
+		}
+		again, err := recovered(err)
+		if !again {
+			if errors.Is(err, errCanceled) {
+				a.setTrajectory(traj)
+				a.emit("canceled", map[string]any{"run": float64(id), "steps": len(traj)})
+			}
+			return nil, err
+		}
+		a.emit("resumed", map[string]any{"run": float64(id), "from": next, "steps": o.Steps})
+		last = time.Now()
 	}
 	if !perStep {
-		if err := a.sync(); err != nil {
-			return nil, err
+		if z == nil { // the device was lost after the last step: its latent is on the host
+			z = a.b.Upload(doneZ, B, T, C)
 		}
+		err := a.sync()
 		stepMs = ms(time.Since(start))
 		d0 := time.Now()
-		px, err := a.decode(z, B)
-		if err != nil {
-			return nil, err
+		var px []byte
+		if err == nil {
+			px, err = a.decode(z, B)
+		}
+		for err != nil {
+			again, rerr := recovered(err)
+			if !again {
+				return nil, rerr
+			}
+			z = a.b.Upload(doneZ, B, T, C) // the final latent, kept on the host
+			px, err = a.decode(z, B)
 		}
 		imgs := map[string][]byte{}
 		for _, p := range panels {

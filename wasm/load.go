@@ -48,9 +48,24 @@ func (a *app) unload() {
 	a.mu.Unlock()
 }
 
+// load loads the model at url (a manifest) in place of the current one and
+// announces it with the "ready" event.
 func (a *app) load(url string) (any, error) {
-	start := time.Now()
 	a.unload()
+	a.modelURL = url // a device lost from here on reloads it
+	mj, err := a.loadModel(url)
+	if err != nil {
+		return nil, err
+	}
+	a.emit("ready", mj)
+	return mj, nil
+}
+
+// loadModel fetches the manifest, checks that the model fits (the GPU's
+// limits, or the CPU fallback's size) before downloading anything, streams
+// the shards and opens the model. It sets a.m, a.src and a.modelJS.
+func (a *app) loadModel(url string) (map[string]any, error) {
+	start := time.Now()
 	wj, err := weightsJS()
 	if err != nil {
 		return nil, err
@@ -86,13 +101,15 @@ func (a *app) load(url string) (any, error) {
 
 	var sources js.Value
 	if a.gpu != nil {
-		dev := js.Global().Get("novaeDevice")
-		if !dev.Truthy() {
-			return nil, errors.New("the page did not capture the GPUDevice (globalThis.novaeDevice)")
-		}
+		dev := a.gpu.E.DeviceJS()
+		// Buffers for every tensor, sized from the manifest: a tensor this
+		// GPU cannot bind is refused here, before a byte is downloaded.
 		src, c, err := model.NewGPUSource(a.gpu.E, man)
+		if errors.Is(err, model.ErrTooLarge) {
+			return nil, fmt.Errorf("model %q cannot run on this GPU (nothing was downloaded): %w", cfg.Name, err)
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("manifest %s: %w", url, err)
 		}
 		plan := js.Global().Get("Object").New()
 		plan.Set("manifest", base)
@@ -191,7 +208,6 @@ func (a *app) load(url string) (any, error) {
 			"shift": c.Defaults.Shift, "schedule": c.Defaults.Schedule},
 		"ms": ms(time.Since(start)),
 	}
-	a.emit("ready", a.modelJS)
 	return a.modelJS, nil
 }
 

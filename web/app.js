@@ -5,7 +5,7 @@
 // as text or form values, never as HTML.
 //
 // #status carries what tests and embedders wait on:
-//   data-state = loading | ready | running | done | error
+//   data-state = loading | ready | running | recovering | done | error
 //   data-done  = number of finished runs, data-backend = webgpu | cpu
 
 const $ = (id) => document.getElementById(id);
@@ -65,7 +65,7 @@ document.body.classList.toggle("none", params.controls === "none");
 // ---- status ----
 
 // Page timings and the last results, for the visitor's console and tests.
-const stats = (window.novaeStats = { marks: {}, boot: null, model: null, lastDone: null, sw: "" });
+const stats = (window.novaeStats = { marks: {}, boot: null, model: null, lastDone: null, sw: "", deviceLost: [], recovered: [], resumed: [] });
 const mark = (k) => { stats.marks[k] ??= Math.round(performance.now()); };
 
 let doneRuns = 0;
@@ -146,6 +146,7 @@ function onEvent(type, d) {
       $("adapter").textContent = boot.backend === "webgpu" ? `GPU: ${boot.adapter}` : boot.label;
       if (boot.backend !== "webgpu") {
         $("nowebgpu").hidden = false;
+        if (!boot.noWebGPU) $("nowebgpu-title").textContent = "WebGPU is here, but not usable by novae";
         $("nowebgpu-reason").textContent = `(${boot.reason})`;
       }
       break;
@@ -241,6 +242,32 @@ function onEvent(type, d) {
       setControls();
       post("error", { message: String(d.message) });
       break;
+    // A lost GPU device: Go re-creates it, reloads the model (from this
+    // browser's storage) and resumes a running generation where it was.
+    case "devicelost": {
+      const s = plain(d);
+      stats.deviceLost.push(s);
+      setStatus("recovering", `The GPU device was lost (${s.reason}${s.message ? `: ${s.message}` : ""}). Re-creating it…`);
+      post("devicelost", s);
+      break;
+    }
+    case "recovered": {
+      const s = plain(d);
+      stats.recovered.push(s);
+      $("progress-row").hidden = true;
+      if (s.model) { model = s.model; stats.model = model; }
+      const text = `GPU device re-created and the model reloaded in ${fmtMs(s.ms)}.`;
+      if (busy) setStatus("running", `${text} Resuming…`);
+      else setStatus(doneRuns > 0 ? "done" : "ready", text);
+      post("recovered", { ms: s.ms });
+      break;
+    }
+    case "resumed": {
+      const s = plain(d);
+      stats.resumed.push(s);
+      setStatus("running", s.from > 0 ? `Resuming at step ${s.from + 1}/${s.steps} on the new GPU device…` : "Starting again on the new GPU device…");
+      break;
+    }
   }
 }
 
@@ -458,13 +485,108 @@ $("copy-snippet").addEventListener("click", () => navigator.clipboard?.writeText
 
 // ---- encode, img2img, interpolation of encoded images ----
 
-async function imageRGBA(file, S) {
-  const bmp = await createImageBitmap(file);
-  const c = new OffscreenCanvas(S, S);
-  const g = c.getContext("2d");
-  const s = Math.min(bmp.width, bmp.height); // centre crop to a square
-  g.drawImage(bmp, (bmp.width - s) / 2, (bmp.height - s) / 2, s, s, 0, 0, S, S);
-  return g.getImageData(0, 0, S, S).data;
+// Uploaded pictures are untrusted: their size is read from the header first
+// and anything over these limits is refused before it is decoded (a
+// 10,000×10,000 PNG would need 400 MB decoded); the rest is decoded by the
+// browser off the main thread, already scaled down (createImageBitmap with
+// resize options), so the page never holds the full-size pixels.
+export const IMAGE_LIMITS = { pixels: 40e6, side: 16384, unknownBytes: 8 << 20 };
+
+// imageInfo reads an image's format, size and EXIF orientation from its
+// first bytes without decoding it: {type, w, h, orientation} (w, h as
+// stored, before orientation), or {type: ""} when the format is not one of
+// PNG, JPEG, GIF, WebP, BMP.
+export function imageInfo(b) {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const n = b.byteLength;
+  const has = (o, s) => o + s.length <= n && [...s].every((c, i) => b[o + i] === c.charCodeAt(0));
+  const u16 = (o, le) => (o + 2 <= n ? dv.getUint16(o, le) : 0);
+  const u32 = (o, le) => (o + 4 <= n ? dv.getUint32(o, le) : 0);
+  const u24 = (o) => (o + 3 <= n ? b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) : 0); // little-endian
+  if (has(0, "\x89PNG\r\n\x1a\n") && has(12, "IHDR")) return { type: "png", w: u32(16), h: u32(20), orientation: 1 };
+  if (has(0, "GIF8")) return { type: "gif", w: u16(6, true), h: u16(8, true), orientation: 1 };
+  if (has(0, "BM") && n >= 26) return { type: "bmp", w: Math.abs(dv.getInt32(18, true)), h: Math.abs(dv.getInt32(22, true)), orientation: 1 };
+  if (has(0, "RIFF") && has(8, "WEBP")) {
+    if (has(12, "VP8 ")) return { type: "webp", w: u16(26, true) & 0x3fff, h: u16(28, true) & 0x3fff, orientation: 1 };
+    if (has(12, "VP8L")) { const v = u32(21, true); return { type: "webp", w: (v & 0x3fff) + 1, h: ((v >>> 14) & 0x3fff) + 1, orientation: 1 }; }
+    if (has(12, "VP8X")) return { type: "webp", w: 1 + u24(24), h: 1 + u24(27), orientation: 1 };
+    return { type: "" };
+  }
+  if (b[0] === 0xff && b[1] === 0xd8) {
+    let orientation = 1;
+    for (let i = 2; i + 9 < n;) {
+      if (b[i] !== 0xff) return { type: "jpeg", w: 0, h: 0, orientation }; // lost sync: size unknown
+      const m = b[i + 1];
+      if (m === 0xff) { i++; continue; }
+      if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) { i += 2; continue; }
+      const len = u16(i + 2);
+      if (m === 0xe1 && has(i + 4, "Exif\0\0")) orientation = exifOrientation(dv, i + 10, Math.min(n, i + 2 + len)) || orientation;
+      if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { type: "jpeg", w: u16(i + 7), h: u16(i + 5), orientation };
+      if (m === 0xd9 || m === 0xda) break;
+      i += 2 + len;
+    }
+    return { type: "jpeg", w: 0, h: 0, orientation };
+  }
+  return { type: "" };
+}
+
+// exifOrientation reads tag 0x0112 of IFD0 in the TIFF block at t..end.
+function exifOrientation(dv, t, end) {
+  if (t + 8 > end) return 0;
+  const le = dv.getUint16(t) === 0x4949;
+  const ifd = t + dv.getUint32(t + 4, le);
+  if (ifd + 2 > end) return 0;
+  const count = dv.getUint16(ifd, le);
+  for (let k = 0; k < count && ifd + 2 + 12 * (k + 1) <= end; k++) {
+    const e = ifd + 2 + 12 * k;
+    if (dv.getUint16(e, le) === 0x0112) {
+      const v = dv.getUint16(e + 8, le);
+      return v >= 1 && v <= 8 ? v : 0;
+    }
+  }
+  return 0;
+}
+
+// imageRGBA turns an uploaded file into S×S RGBA: EXIF orientation applied,
+// centre-cropped to a square, transparency composited on white (as novae
+// encode does). Errors name the file and say what is wrong with it.
+export async function imageRGBA(file, S) {
+  const name = `“${String(file.name ?? "the image").slice(0, 80)}”`;
+  const info = imageInfo(new Uint8Array(await file.slice(0, 256 << 10).arrayBuffer()));
+  if (!info.type && file.size > IMAGE_LIMITS.unknownBytes) {
+    throw new Error(`${name} is not a PNG, JPEG, GIF, WebP or BMP image`);
+  }
+  let w = info.w, h = info.h;
+  if (info.orientation >= 5) [w, h] = [h, w]; // rotated a quarter turn
+  if (w * h > IMAGE_LIMITS.pixels || Math.max(w, h) > IMAGE_LIMITS.side) {
+    throw new Error(`${name} is ${info.w}×${info.h} pixels (${(info.w * info.h / 1e6).toFixed(0)} megapixels): images up to ${IMAGE_LIMITS.pixels / 1e6} megapixels are taken; scale it down first`);
+  }
+  const opts = { imageOrientation: "from-image", premultiplyAlpha: "premultiply" };
+  if (w > 0 && h > 0 && Math.min(w, h) > 2 * S) { // decode straight to about 2S on the short side
+    const k = (2 * S) / Math.min(w, h);
+    Object.assign(opts, { resizeWidth: Math.max(1, Math.round(w * k)), resizeHeight: Math.max(1, Math.round(h * k)), resizeQuality: "high" });
+  }
+  let bmp;
+  try {
+    bmp = await createImageBitmap(file, opts);
+  } catch (e) {
+    throw new Error(info.type
+      ? `${name} could not be decoded: the ${info.type.toUpperCase()} file is corrupt or cut short`
+      : `${name} is not an image this browser can read (${e.message ?? e})`);
+  }
+  try {
+    if (bmp.width * bmp.height > IMAGE_LIMITS.pixels) throw new Error(`${name} is ${bmp.width}×${bmp.height} pixels: too large`);
+    const c = new OffscreenCanvas(S, S);
+    const g = c.getContext("2d");
+    g.fillStyle = "#fff"; // transparent pixels become white
+    g.fillRect(0, 0, S, S);
+    const s = Math.min(bmp.width, bmp.height); // centre crop to a square
+    g.imageSmoothingQuality = "high";
+    g.drawImage(bmp, (bmp.width - s) / 2, (bmp.height - s) / 2, s, s, 0, 0, S, S);
+    return g.getImageData(0, 0, S, S).data;
+  } finally {
+    bmp.close();
+  }
 }
 
 $("file").addEventListener("change", setControls);

@@ -8,18 +8,6 @@ import "./weights.js";
 
 const app = (() => { try { return parent !== window ? parent.novaeApp : undefined; } catch { return undefined; } })();
 
-// cogentcore/webgpu creates the device inside Go; the weights loader needs
-// the same GPUDevice to write into Go's buffers, so keep the one the page
-// asks for. (Replace by an Engine accessor when shaders has one.)
-if (globalThis.GPUAdapter) {
-  const request = GPUAdapter.prototype.requestDevice;
-  GPUAdapter.prototype.requestDevice = async function (...args) {
-    const dev = await request.apply(this, args);
-    globalThis.novaeDevice = dev;
-    return dev;
-  };
-}
-
 globalThis.novaeHost = {
   apiReady(api) {
     if (app?.attach) app.attach(api, window);

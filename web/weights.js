@@ -6,7 +6,8 @@
 //
 // Every shard is verified against the manifest's sha256 (crypto.subtle)
 // before anything of it is trusted: before it is written to the GPU, and
-// before it is cached. Cached shards are verified again when read, so a
+// before it is cached. An interrupted download resumes with a Range request
+// (or restarts) a few times before it fails (download). Cached shards are verified again when read, so a
 // half-written or corrupted entry is dropped and fetched again. Caches are
 // tried in order: the Cache API, then IndexedDB, then memory (this page
 // only) when storage is refused. Keys are the sha256, so the same shard is
@@ -155,19 +156,7 @@ async function fetchVerified(url, sha, bytes, progress) {
       try { await s.delete(sha); } catch {}
     }
   }
-  // The server marks a ?sha256= request immutable once it has checked the
-  // digest, so the HTTP cache may keep it for good.
-  const u = new URL(url);
-  u.searchParams.set("sha256", sha);
-  const resp = await fetch(u, { cache: "no-cache" });
-  if (!resp.ok) throw new Error(`${url}: HTTP ${resp.status}`);
-  let counted = 0;
-  const data = await readAll(resp, bytes, (d) => { counted += d; progress(d, "network"); });
-  const got = await sha256(data);
-  if (got !== sha) {
-    progress(-counted, "network");
-    throw new Error(`${url}: sha256 mismatch (got ${got.slice(0, 16)}…, manifest says ${sha.slice(0, 16)}…)`);
-  }
+  const data = await download(url, sha, bytes, progress);
   let stored = "";
   if (!disabled) {
     for (const s of stores) { // the first store that accepts it
@@ -178,6 +167,99 @@ async function fetchVerified(url, sha, bytes, progress) {
     }
   }
   return { data, source: "network", stored };
+}
+
+// An interrupted download (the connection dropped, the server restarted, a
+// proxy cut the body short) is resumed with a Range request for the missing
+// bytes, or restarted when the server ignores the range, as long as attempts
+// make progress (RETRY.attempts in a row that bring nothing end it), with a
+// growing pause between failures. Nothing is trusted or cached until the whole
+// shard has its sha256: a resumed download whose pieces came from two
+// versions of the file fails that check and is fetched once more whole.
+export const RETRY = { attempts: 4, max: 64, pauseMs: 250 }; // attempts: in a row without progress
+
+async function download(url, sha, bytes, progress) {
+  // The server marks a ?sha256= request immutable once it has checked the
+  // digest, so the HTTP cache may keep it for good.
+  const u = new URL(url);
+  u.searchParams.set("sha256", sha);
+  for (let whole = 0; ; whole++) {
+    const out = new Uint8Array(bytes);
+    let n = 0; // bytes received and kept
+    let resumed = false;
+    let last = "";
+    let fails = 0; // attempts in a row that brought nothing
+    let attempts = 0;
+    for (; fails < RETRY.attempts && attempts < RETRY.max && n < bytes; attempts++) {
+      if (attempts > 0) await new Promise((r) => setTimeout(r, RETRY.pauseMs * 2 ** Math.max(0, fails - 1)));
+      const before = n;
+      let resp;
+      try {
+        resp = await fetch(u, n > 0 ? { cache: "no-store", headers: { Range: `bytes=${n}-` } } : { cache: "no-cache" });
+      } catch (e) {
+        last = e.message ?? String(e);
+        fails++;
+        continue; // offline for a moment, or refused: try again
+      }
+      if (n > 0 && resp.status === 416) {
+        progress(-n, "network");
+        throw new Error(`${url}: the server's file ends at byte ${n}, the manifest lists ${bytes} bytes (a truncated upload?)`);
+      }
+      if (n > 0 && !(resp.status === 206 && (resp.headers.get("Content-Range") ?? "").startsWith(`bytes ${n}-`))) {
+        progress(-n, "network"); // no usable range: start again from byte 0
+        n = 0;
+      } else if (n > 0) {
+        resumed = true;
+      }
+      if (!resp.ok) {
+        last = `HTTP ${resp.status}`;
+        fails++;
+        if (resp.status >= 400 && resp.status < 500 && resp.status !== 408 && resp.status !== 429) break; // will not get better
+        continue;
+      }
+      try {
+        n = await readInto(resp, out, n, (d) => progress(d, "network"));
+      } catch (e) {
+        last = e.message ?? String(e);
+      }
+      fails = n > before ? 0 : fails + 1;
+    }
+    if (n !== bytes) {
+      progress(-n, "network");
+      throw new Error(`${url}: download failed (${last || "the body ended early"}; ${n} of ${bytes} bytes after ${attempts} attempt${attempts > 1 ? "s" : ""})`);
+    }
+    const got = await sha256(out);
+    if (got === sha) return out;
+    progress(-n, "network");
+    if (!resumed || whole > 0) {
+      throw new Error(`${url}: sha256 mismatch (got ${got.slice(0, 16)}…, manifest says ${sha.slice(0, 16)}…): the file on the server is not the one the manifest describes`);
+    }
+  }
+}
+
+// readInto reads a response body into out from offset n and returns the new
+// offset; a body that would overrun out is an error. A body cut short just
+// ends early (the caller resumes); a dropped connection throws.
+async function readInto(resp, out, n, onChunk) {
+  if (!resp.body) {
+    const b = new Uint8Array(await resp.arrayBuffer());
+    if (n + b.byteLength > out.byteLength) throw new Error(`more than the ${out.byteLength} bytes the manifest lists`);
+    out.set(b, n);
+    onChunk(b.byteLength);
+    return n + b.byteLength;
+  }
+  const reader = resp.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return n;
+    if (n + value.byteLength > out.byteLength) {
+      reader.cancel();
+      throw new Error(`more than the ${out.byteLength} bytes the manifest lists`);
+    }
+    out.set(value, n);
+    n += value.byteLength;
+    onChunk(value.byteLength);
+  }
 }
 
 // fetchManifest fetches model.json (network first, the cached copy when
@@ -284,4 +366,4 @@ export async function fetchShard(manifestURL, file, sha, bytes, done, total, onP
   return r;
 }
 
-globalThis.novaeWeights = { fetchManifest, fetchShard, load, parseHeader, clearCache, sha256, stores };
+globalThis.novaeWeights = { fetchManifest, fetchShard, load, parseHeader, clearCache, sha256, stores, RETRY };

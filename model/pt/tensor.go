@@ -118,7 +118,7 @@ func (a *archive) storageBytes(st *storage) ([]byte, error) {
 			return nil, fmt.Errorf("storage %s: record holds %d bytes, pickle says %d elements of %s", st.key, f.UncompressedSize64, st.numel, st.dtype)
 		}
 		var err error
-		if b, err = a.read(f, math.MaxInt64); err != nil {
+		if b, err = a.readRecord(f, math.MaxInt64); err != nil { // named by the caller
 			return nil, err
 		}
 		a.cache[st.key] = b

@@ -30,7 +30,7 @@ func ReadFrom(r io.ReaderAt, size int64, name string) (c *Checkpoint, err error)
 	}()
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("pt: %s: not a zip archive (%v); only the torch.save format of PyTorch ≥ 1.6 is supported", name, err)
+		return nil, fmt.Errorf("pt: %s: not a zip archive (%v): a truncated file, or not the torch.save format of PyTorch ≥ 1.6 (the only one supported)", name, err)
 	}
 	a := &archive{name: name, size: size, files: map[string]*zip.File{}, cache: map[string][]byte{}, refs: map[string]int{}}
 	for _, f := range zr.File {
@@ -110,19 +110,28 @@ func (a *archive) errorf(format string, args ...any) error {
 // read returns the contents of a record after checking its declared size
 // against limit and against what the archive can hold.
 func (a *archive) read(f *zip.File, limit int64) ([]byte, error) {
+	b, err := a.readRecord(f, limit)
+	if err != nil {
+		return nil, a.errorf("%v", err)
+	}
+	return b, nil
+}
+
+// readRecord is read without the file name in its errors.
+func (a *archive) readRecord(f *zip.File, limit int64) ([]byte, error) {
 	n := f.UncompressedSize64
 	// Deflate expands at most ~1032×; torch stores records uncompressed.
 	if n > uint64(limit) || f.CompressedSize64 > uint64(a.size) || n > 1100*f.CompressedSize64+1024 {
-		return nil, a.errorf("record %s: implausible size %d", f.Name, n)
+		return nil, fmt.Errorf("record %s: implausible size %d", f.Name, n)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, a.errorf("record %s: %v", f.Name, err)
+		return nil, fmt.Errorf("record %s: %v", f.Name, err)
 	}
 	defer rc.Close()
 	b := make([]byte, n)
 	if _, err := io.ReadFull(rc, b); err != nil {
-		return nil, a.errorf("record %s: %v", f.Name, err)
+		return nil, fmt.Errorf("record %s: %v", f.Name, err)
 	}
 	return b, nil
 }

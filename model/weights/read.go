@@ -257,6 +257,9 @@ func readHeader(r io.ReaderAt, size int64, name string) (*header, error) {
 		return nil, bad("reading header length: %v", err)
 	}
 	n := binary.LittleEndian.Uint64(lenBuf[:])
+	if kind := otherFormat(lenBuf[:]); kind != "" && (n > MaxHeaderBytes || n > uint64(size-8)) {
+		return nil, bad("%s, not a safetensors file", kind)
+	}
 	if n > MaxHeaderBytes {
 		return nil, bad("header length %d exceeds the %d byte cap", n, MaxHeaderBytes)
 	}
@@ -326,7 +329,7 @@ func readHeader(r io.ReaderAt, size int64, name string) (*header, error) {
 			return nil, bad("tensor %q: data_offsets begin %d > end %d", key, b, en)
 		}
 		if en > dataSize {
-			return nil, bad("tensor %q: data_offsets %v out of bounds (data is %d bytes)", key, e.Offsets, dataSize)
+			return nil, bad("tensor %q: data_offsets %v out of bounds (data is %d bytes): the file is truncated or its header is corrupt", key, e.Offsets, dataSize)
 		}
 		if es := int64(dt.Size()); cnt > (1<<62)/es || cnt*es != en-b {
 			return nil, bad("tensor %q: byte length %d does not match shape %v of %s", key, en-b, e.Shape, dt)
@@ -374,4 +377,23 @@ func bytesToI8(b []byte) []int8 {
 		q[i] = int8(x)
 	}
 	return q
+}
+
+// otherFormat names the file formats people pass by mistake, from their
+// first bytes ("" when it is none of them). The same bytes can be a valid
+// header length, so it is asked only when they are not one.
+func otherFormat(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return "a zip archive — a PyTorch checkpoint (torch.save)? Turn it into novae weights with novae convert"
+	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
+		return "a Python pickle — a legacy PyTorch checkpoint? Re-save it with a current torch.save, then novae convert"
+	case bytes.HasPrefix(head, []byte("GGUF")):
+		return "a GGUF file"
+	case bytes.HasPrefix(head, []byte("\x89HDF")):
+		return "an HDF5 file (Keras?)"
+	case head[0] == '{' || head[0] == '[':
+		return "JSON text — a manifest must be named *.json"
+	}
+	return ""
 }

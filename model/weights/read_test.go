@@ -171,6 +171,9 @@ func TestReadRejects(t *testing.T) {
 		want string
 	}{
 		{"short", []byte{1, 2, 3}, "file too short"},
+		{"pytorch zip", append([]byte("PK\x03\x04\x14\x00\x00\x00"), make([]byte, 40)...), "PyTorch checkpoint"},
+		{"legacy pickle", append([]byte("\x80\x02}q\x00(X\x01\x00"), make([]byte, 40)...), "legacy PyTorch checkpoint"},
+		{"json", []byte(`{"format": "novae-weights", "version": 1}`), "JSON text"},
 		{"header past file", raw(1000, "{}", 0), "header length 1000 exceeds the file size"},
 		{"header over cap", raw(200<<20, "{}", 0), "exceeds the 104857600 byte cap"},
 		{"empty header", raw(0, "", 0), "bad JSON header"},

@@ -126,7 +126,11 @@ func NewSet(manifest []byte, name string, open func(file string) (io.ReaderAt, i
 		shards = append(shards, s)
 		if size != si.Bytes {
 			closeAll()
-			return nil, fmt.Errorf("weights: %s: shard %s is %d bytes, manifest says %d", name, si.File, size, si.Bytes)
+			what := "a different file"
+			if size < si.Bytes {
+				what = "truncated: an interrupted download or copy?"
+			}
+			return nil, fmt.Errorf("weights: %s: shard %s is %d bytes, manifest says %d (%s)", name, si.File, size, si.Bytes, what)
 		}
 	}
 	f, err := newFile(name, shards, m.Metadata)

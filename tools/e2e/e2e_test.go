@@ -97,35 +97,104 @@ func (c *counter) get(k string) int {
 
 func run(t *testing.T, dir string, env []string, name string, args ...string) string {
 	t.Helper()
+	out, err := runE(dir, env, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func runE(dir string, env []string, name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		return "", fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-	return string(out)
+	return string(out), nil
 }
 
-// build makes the site as `make run` does, in a temporary directory.
+// The site is built once per test binary and shared by the tests (TestMain
+// removes it).
+var shared struct {
+	once sync.Once
+	s    *site
+	err  error
+	log  string
+	tmp  string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.s != nil {
+		shared.s.stop()
+	}
+	if shared.tmp != "" {
+		os.RemoveAll(shared.tmp)
+	}
+	os.Exit(code)
+}
+
+// build makes the site as `make run` does, in a temporary directory, and
+// serves it (again, if a test stopped the server).
 func build(t *testing.T) *site {
 	t.Helper()
-	tmp := t.TempDir()
+	shared.once.Do(func() { shared.s, shared.err = buildSite() })
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	t.Log(shared.log)
+	s := shared.s
+	if s.cmd == nil {
+		addr := "127.0.0.1:0"
+		if s.url != "" {
+			addr = strings.TrimPrefix(strings.TrimSuffix(s.url, "/"), "http://")
+		}
+		s.start(t, addr)
+	}
+	return s
+}
+
+func buildSite() (*site, error) {
+	tmp, err := os.MkdirTemp("", "novae-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	shared.tmp = tmp
 	web := filepath.Join(tmp, "web")
 	start := time.Now()
-	run(t, repoRoot, nil, "cp", "-r", filepath.Join(repoRoot, "web"), web)
-	os.RemoveAll(filepath.Join(web, "models"))
-	run(t, repoRoot, []string{"GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0"}, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(web, "novae.wasm"), "./wasm")
-	goroot := strings.TrimSpace(run(t, repoRoot, nil, "go", "env", "GOROOT"))
-	run(t, repoRoot, nil, "cp", filepath.Join(goroot, "lib", "wasm", "wasm_exec.js"), web)
+	steps := [][]string{
+		{"cp", "-r", filepath.Join(repoRoot, "web"), web},
+		{"rm", "-rf", filepath.Join(web, "models")},
+	}
+	for _, st := range steps {
+		if _, err := runE(repoRoot, nil, st[0], st[1:]...); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := runE(repoRoot, []string{"GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0"}, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(web, "novae.wasm"), "./wasm"); err != nil {
+		return nil, err
+	}
+	goroot, err := runE(repoRoot, nil, "go", "env", "GOROOT")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := runE(repoRoot, nil, "cp", filepath.Join(strings.TrimSpace(goroot), "lib", "wasm", "wasm_exec.js"), web); err != nil {
+		return nil, err
+	}
 	bin := filepath.Join(tmp, "bin")
-	run(t, repoRoot, nil, "go", "build", "-o", bin+"/", "./tools/serve", "./tools/novae")
+	if _, err := runE(repoRoot, nil, "go", "build", "-o", bin+"/", "./tools/serve", "./tools/novae"); err != nil {
+		return nil, err
+	}
 	manifest := filepath.Join(web, "models", "default", "model.json")
-	run(t, repoRoot, nil, filepath.Join(bin, "novae"), "random", "-config", filepath.Join(repoRoot, "tools", "e2e", "testdata", "tiny-random.json"),
-		"-shard", "-shard-mb", "1", "-out", manifest, "-q")
-	t.Logf("built the site in %v", time.Since(start).Round(time.Millisecond))
+	if _, err := runE(repoRoot, nil, filepath.Join(bin, "novae"), "random", "-config", filepath.Join(repoRoot, "tools", "e2e", "testdata", "tiny-random.json"),
+		"-shard", "-shard-mb", "1", "-out", manifest, "-q"); err != nil {
+		return nil, err
+	}
+	shared.log = fmt.Sprintf("built the site in %v", time.Since(start).Round(time.Millisecond))
 	if st, err := os.Stat(filepath.Join(web, "novae.wasm")); err == nil {
-		t.Logf("novae.wasm: %d bytes", st.Size())
+		shared.log += fmt.Sprintf("; novae.wasm: %d bytes", st.Size())
 	}
 
 	// An embedder's page for the postMessage test.
@@ -140,24 +209,32 @@ addEventListener("message", (e) => {
 });
 </script>`
 	if err := os.WriteFile(filepath.Join(web, "embedder.html"), []byte(embed), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-
+	refs := filepath.Join(tmp, "refs")
+	os.MkdirAll(refs, 0o755)
 	s := &site{dir: web, manifest: manifest, serve: filepath.Join(bin, "serve"), novae: filepath.Join(bin, "novae"),
-		refs: t.TempDir(), requests: &counter{n: map[string]int{}}}
-	s.start(t, "127.0.0.1:0")
-	t.Cleanup(s.stop)
-	return s
+		refs: refs, requests: &counter{n: map[string]int{}}}
+	if err := s.startE("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // start runs tools/serve on addr and reads the URL it prints.
 func (s *site) start(t *testing.T, addr string) {
 	t.Helper()
+	if err := s.startE(addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *site) startE(addr string) error {
 	cmd := exec.Command(s.serve, "-addr", addr, "-dir", s.dir)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	s.cmd = cmd
 	go func() { // the request log
@@ -168,13 +245,14 @@ func (s *site) start(t *testing.T, addr string) {
 	}()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		t.Fatalf("serve printed no URL: %v", err)
+		return fmt.Errorf("serve printed no URL: %v", err)
 	}
 	i := strings.Index(line, "http://")
 	if i < 0 {
-		t.Fatalf("serve printed %q", line)
+		return fmt.Errorf("serve printed %q", line)
 	}
 	s.url = strings.TrimSpace(line[i:])
+	return nil
 }
 
 // stop ends the server (the site is then offline).

@@ -36,14 +36,14 @@ NaN and infinity.`,
 				}
 				cfg, err := convert.CheckFile(f)
 				if err != nil {
-					return err
+					return fmt.Errorf("%s: %w", path, err)
 				}
 				if err := f.Verify(); err != nil {
 					return err
 				}
 				if *values {
 					if err := convert.CheckValues(f); err != nil {
-						return err
+						return fmt.Errorf("%s: %w", path, err)
 					}
 				}
 				st := convert.Stats(f)

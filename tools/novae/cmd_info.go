@@ -66,10 +66,14 @@ func info(path string, listTensors bool, out io.Writer) error {
 	}
 	cfgErr := error(nil)
 	if cfg, err := model.ParseConfig(meta); err != nil {
-		cfgErr = err
+		cfgErr = fmt.Errorf("%s: %w", path, err)
 		fmt.Fprintf(out, "config: INVALID: %v\n", err)
 	} else {
 		fmt.Fprintf(out, "config: %s\n", convert.Describe(cfg))
+		if _, err := convert.CheckFile(f); err != nil {
+			cfgErr = fmt.Errorf("%s: %w", path, err)
+			fmt.Fprintf(out, "tensors: DO NOT MATCH the config (below)\n")
+		}
 	}
 	convert.Stats(f).Print(out)
 	if listTensors {

@@ -14,6 +14,7 @@ import (
 	_ "image/jpeg" // encode accepts JPEG too
 
 	"novae/model"
+	"novae/model/convert"
 	"novae/model/weights"
 	"novae/shaders"
 )
@@ -50,7 +51,9 @@ func (r *runtimeFlags) open(b model.Backend, encoders bool) (*model.SVG, *weight
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg, err := model.ParseConfig(f.Metadata())
+	// The whole file is checked against its config first (names and shapes
+	// only: cheap), so a mismatch lists every difference, not the first.
+	cfg, err := convert.CheckFile(f)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", r.weights, err)

@@ -1,0 +1,558 @@
+// Package eval measures a novae SVG model through the novae runtime itself
+// (model.Sample, SVG.Decode, SVG.Encode on a model.Backend): class accuracy
+// of generated samples judged by an independent classifier, a Fréchet
+// distance to held-out images in a stated feature space, autoencoder
+// reconstruction PSNR (with and without the residual channels) and linear
+// probes on the frozen encoder's features. `novae eval` is its command line.
+package eval
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"time"
+
+	"novae/model"
+)
+
+// Options are everything an evaluation depends on.
+type Options struct {
+	Model      *model.SVG
+	Backend    model.Backend
+	Data       *Dataset
+	Classifier *Classifier // nil: no class accuracy; FD in the model's own DINO space
+
+	Steps    []int   // step counts to sample at
+	N        int     // generated images per (steps, cfg) setting, classes round-robin
+	CFG      float64 // guidance scale for the guided runs (≤ 1: unguided runs only)
+	Shift    float64
+	Schedule model.Schedule
+	Seed     uint64
+	Batch    int // images per Sample call
+
+	RealN      int // held-out images the generated ones are compared with (FD)
+	ReconN     int // held-out images for reconstruction PSNR (0: skip)
+	ReconBatch int // images per Encode call (the residual alignment uses batch statistics)
+	ProbeTrain int // train images for the probes (0: skip probes)
+	ProbeTest  int // held-out images the probes are scored on
+	GridCols   int // images per class in each grid
+	Workers    int
+	Log        io.Writer
+}
+
+// Report is every number an evaluation produces (JSON-ready).
+type Report struct {
+	FeatureSpace   string          `json:"feature_space"`
+	Classifier     *ClassifierInfo `json:"classifier,omitempty"`
+	Real           RealReference   `json:"real_reference"`
+	Generation     []GenResult     `json:"generation"`
+	Reconstruction *Reconstruction `json:"reconstruction,omitempty"`
+	Probe          *Probes         `json:"linear_probe,omitempty"`
+	Timing         Timing          `json:"timing_s"`
+	Grids          []Grid          `json:"-"`
+}
+
+// ClassifierInfo describes the judge.
+type ClassifierInfo struct {
+	Path            string  `json:"path"`
+	SHA256          string  `json:"sha256"`
+	TestAccuracy    float64 `json:"test_accuracy_pytorch"` // whole test split, from the training script
+	RealAccuracyGo  float64 `json:"real_heldout_accuracy_go"`
+	RealN           int     `json:"real_heldout_n"`
+	FeatureDim      int     `json:"feature_dim"`
+	Architecture    string  `json:"architecture"`
+	TrainedOn       string  `json:"trained_on"`
+	IndependentNote string  `json:"note"`
+}
+
+// RealReference is what real images score in the same measurements.
+type RealReference struct {
+	HeldoutN int `json:"heldout_n"`
+	// FDTrainVsHeldout is the Fréchet distance of N real TRAIN images (N =
+	// the generated count) to the held-out set: the floor at this sample size.
+	FDTrainVsHeldout float64 `json:"fd_train_vs_heldout"`
+	FloorN           int     `json:"fd_floor_n"`
+}
+
+// GenResult is one (steps, cfg) setting.
+type GenResult struct {
+	Steps    int       `json:"steps"`
+	CFG      float64   `json:"cfg"` // 1 = unguided (one DiT pass per step)
+	N        int       `json:"n"`
+	Accuracy *float64  `json:"accuracy,omitempty"`
+	PerClass []float64 `json:"per_class_accuracy,omitempty"`
+	FD       float64   `json:"fd"`
+	Seconds  float64   `json:"seconds"` // sampling + decoding
+	Grid     string    `json:"grid,omitempty"`
+}
+
+// Reconstruction is the autoencoder round trip on held-out images.
+type Reconstruction struct {
+	N            int     `json:"n"`
+	Batch        int     `json:"batch"`
+	PSNR         float64 `json:"psnr_db"`
+	PSNRDinoOnly float64 `json:"psnr_dino_only_db"`
+	Note         string  `json:"note"`
+}
+
+// Probes are the linear probes on held-out images.
+type Probes struct {
+	Dino     ProbeResult `json:"dino"`
+	Residual ProbeResult `json:"residual"`
+	Pixels   ProbeResult `json:"pixels"`
+	Note     string      `json:"note"`
+}
+
+// Timing is wall time per phase.
+type Timing struct {
+	Total       float64 `json:"total"`
+	Real        float64 `json:"real_reference"`
+	Generation  float64 `json:"generation"`
+	Reconstruct float64 `json:"reconstruction"`
+	Probe       float64 `json:"linear_probe"`
+}
+
+// Grid is one setting's sample grid: Rows (one per class) × Cols images.
+type Grid struct {
+	Steps      int
+	CFG        float64
+	Rows, Cols int
+	Images     Images // Rows·Cols images, row-major
+}
+
+func (o *Options) logf(format string, args ...any) {
+	if o.Log != nil {
+		fmt.Fprintf(o.Log, format, args...)
+	}
+}
+
+func (o *Options) defaults() error {
+	if o.Workers < 1 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Batch < 1 {
+		o.Batch = 50
+	}
+	if o.ReconBatch < 1 {
+		o.ReconBatch = 64
+	}
+	if o.GridCols < 1 {
+		o.GridCols = 10
+	}
+	if o.N < 1 || len(o.Steps) == 0 {
+		return fmt.Errorf("eval: need n ≥ 1 and at least one step count")
+	}
+	if o.Schedule.Kind == "" {
+		o.Schedule.Kind = "constant"
+	}
+	m, d := o.Model, o.Data
+	if len(d.Classes) != m.Cfg.DiT.NumClasses {
+		return fmt.Errorf("eval: data set %s has %d classes, model %d", d.Name, len(d.Classes), m.Cfg.DiT.NumClasses)
+	}
+	if d.Test.H != m.Cfg.Image || d.Test.W != m.Cfg.Image {
+		return fmt.Errorf("eval: data set %s has %d×%d images, model makes %d×%d", d.Name, d.Test.H, d.Test.W, m.Cfg.Image, m.Cfg.Image)
+	}
+	if c := o.Classifier; c != nil {
+		if c.Arch.Classes != len(d.Classes) || c.Arch.Size != d.Test.H {
+			return fmt.Errorf("eval: classifier %s is for %d classes at %d², data set %s has %d at %d²",
+				c.Path, c.Arch.Classes, c.Arch.Size, d.Name, len(d.Classes), d.Test.H)
+		}
+	}
+	if o.Classifier == nil && m.Dino == nil {
+		return fmt.Errorf("eval: no classifier and no encoders in the model: no feature space for the Fréchet distance")
+	}
+	if (o.ReconN > 0 || o.ProbeTrain > 0) && m.Dino == nil {
+		return fmt.Errorf("eval: the model file has no encoders (reconstruction and probes need them; set their n to 0)")
+	}
+	if m.Dino != nil && m.EncoderImage() != d.Test.H {
+		return fmt.Errorf("eval: encoders take %d² images, data set has %d²", m.EncoderImage(), d.Test.H)
+	}
+	o.RealN = min(max(o.RealN, 0), d.Test.N)
+	if o.RealN == 0 {
+		o.RealN = min(2000, d.Test.N)
+	}
+	o.ReconN = min(o.ReconN, d.Test.N)
+	o.ProbeTrain = min(o.ProbeTrain, d.Train.N)
+	o.ProbeTest = min(o.ProbeTest, d.Test.N)
+	if o.ProbeTest == 0 {
+		o.ProbeTest = d.Test.N
+	}
+	return nil
+}
+
+// Run evaluates the model.
+func Run(o Options) (*Report, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	r := &Report{}
+	K := len(o.Data.Classes)
+
+	// Feature space for the Fréchet distance.
+	var feats func(Images) ([]float32, int, error)
+	if c := o.Classifier; c != nil {
+		r.FeatureSpace = fmt.Sprintf("penultimate layer (%d-d, after ReLU) of the independent CNN classifier %s, trained on %s train only",
+			c.Arch.Hidden, c.Path, o.Data.Name)
+		feats = func(im Images) ([]float32, int, error) {
+			out, err := c.Run(im, o.Workers)
+			return out.Features, c.Arch.Hidden, err
+		}
+	} else {
+		r.FeatureSpace = fmt.Sprintf("mean-pooled patch tokens (%d-d) of the evaluated model's own frozen DINO encoder: NOT independent of the model",
+			o.Model.Dino.Cfg.Dim)
+		feats = func(im Images) ([]float32, int, error) {
+			d, _, err := o.encodePooled(im, false)
+			return d, o.Model.Dino.Cfg.Dim, err
+		}
+	}
+
+	// Real reference: held-out set, and a train subset of the generated size.
+	tr := time.Now()
+	held := o.Data.Test.Subset(Sample(o.Data.Test.N, o.RealN, o.Seed+1))
+	rf, D, err := feats(held.Images)
+	if err != nil {
+		return nil, err
+	}
+	realG := Fit(rf, held.N, D)
+	floor := o.Data.Train.Subset(Sample(o.Data.Train.N, o.N, o.Seed+2))
+	ff, _, err := feats(floor.Images)
+	if err != nil {
+		return nil, err
+	}
+	r.Real = RealReference{HeldoutN: held.N, FloorN: floor.N, FDTrainVsHeldout: Frechet(Fit(ff, floor.N, D), realG)}
+	if c := o.Classifier; c != nil {
+		out, err := c.Run(held.Images, o.Workers)
+		if err != nil {
+			return nil, err
+		}
+		acc, _ := accuracy(out.Predictions(K), held.Labels, K)
+		r.Classifier = &ClassifierInfo{Path: c.Path, SHA256: c.SHA256, TestAccuracy: c.TestAccuracy, RealAccuracyGo: acc,
+			RealN: held.N, FeatureDim: c.Arch.Hidden, TrainedOn: c.Meta["dataset"] + " train split",
+			Architecture: fmt.Sprintf("conv3×3-BN-ReLU-maxpool ×%d %v → fc %d → fc %d, input %d×%d×%d",
+				len(c.Arch.Channels), c.Arch.Channels, c.Arch.Hidden, c.Arch.Classes, c.Arch.Size, c.Arch.Size, c.Arch.InChannels),
+			IndependentNote: "trained by tools/eval/train_classifier.py on real training images only; never sees the SVG model or its samples"}
+	}
+	r.Timing.Real = time.Since(tr).Seconds()
+	o.logf("real reference: %d held-out images, FD floor (%d train vs held-out) %.3f (%.1fs)\n",
+		held.N, floor.N, r.Real.FDTrainVsHeldout, r.Timing.Real)
+
+	// Generation.
+	tg := time.Now()
+	cfgs := []float64{1}
+	if o.CFG > 1 {
+		cfgs = append(cfgs, o.CFG)
+	}
+	for _, steps := range o.Steps {
+		for _, w := range cfgs {
+			ts := time.Now()
+			im, labels, err := o.generate(steps, w)
+			if err != nil {
+				return nil, err
+			}
+			g := GenResult{Steps: steps, CFG: w, N: im.N, Seconds: time.Since(ts).Seconds()}
+			gf, _, err := feats(im)
+			if err != nil {
+				return nil, err
+			}
+			g.FD = Frechet(Fit(gf, im.N, D), realG)
+			line := fmt.Sprintf("steps %2d cfg %-3g: FD %8.3f", steps, w, g.FD)
+			if c := o.Classifier; c != nil {
+				out, err := c.Run(im, o.Workers)
+				if err != nil {
+					return nil, err
+				}
+				acc, per := accuracy(out.Predictions(K), labels, K)
+				g.Accuracy, g.PerClass = &acc, per
+				line += fmt.Sprintf("  class accuracy %.4f", acc)
+			}
+			r.Generation = append(r.Generation, g)
+			r.Grids = append(r.Grids, o.grid(im, steps, w, K))
+			o.logf("%s  (%.1fs sampling+decoding, %.2f img/s)\n", line, g.Seconds, float64(im.N)/g.Seconds)
+		}
+	}
+	r.Timing.Generation = time.Since(tg).Seconds()
+
+	if o.ReconN > 0 {
+		tc := time.Now()
+		rec, err := o.reconstruct()
+		if err != nil {
+			return nil, err
+		}
+		r.Reconstruction = rec
+		r.Timing.Reconstruct = time.Since(tc).Seconds()
+		o.logf("reconstruction: %d held-out images, PSNR %.2f dB, DINO only %.2f dB (%.1fs)\n",
+			rec.N, rec.PSNR, rec.PSNRDinoOnly, r.Timing.Reconstruct)
+	}
+	if o.ProbeTrain > 0 {
+		tp := time.Now()
+		p, err := o.probes()
+		if err != nil {
+			return nil, err
+		}
+		r.Probe = p
+		r.Timing.Probe = time.Since(tp).Seconds()
+		o.logf("linear probes (%d train / %d held-out): DINO %.4f, residual %.4f, pixels %.4f (%.1fs)\n",
+			p.Dino.TrainN, p.Dino.TestN, p.Dino.TestAcc, p.Residual.TestAcc, p.Pixels.TestAcc, r.Timing.Probe)
+	}
+	r.Timing.Total = time.Since(t0).Seconds()
+	return r, nil
+}
+
+func accuracy(pred, labels []int, K int) (float64, []float64) {
+	ok, okc, nc := 0, make([]int, K), make([]int, K)
+	for i, p := range pred {
+		nc[labels[i]]++
+		if p == labels[i] {
+			ok++
+			okc[labels[i]]++
+		}
+	}
+	per := make([]float64, K)
+	for k := range K {
+		if nc[k] > 0 {
+			per[k] = float64(okc[k]) / float64(nc[k])
+		} else {
+			per[k] = math.NaN()
+		}
+	}
+	for k, v := range per { // JSON has no NaN
+		if math.IsNaN(v) {
+			per[k] = -1
+		}
+	}
+	return float64(ok) / float64(max(1, len(pred))), per
+}
+
+// generate samples N images (class i mod K for image i) at one setting.
+// Batch j starts from the noise of seed Seed+j at every setting, so the
+// settings see the same starting latents.
+func (o *Options) generate(steps int, w float64) (Images, []int, error) {
+	m, b := o.Model, o.Backend
+	K, S, C := m.Cfg.DiT.NumClasses, m.Cfg.Image, o.Data.Test.C
+	all := Images{H: S, W: S, C: C}
+	var labels []int
+	for j, start := 0, 0; start < o.N; j, start = j+1, start+o.Batch {
+		n := min(o.Batch, o.N-start)
+		cls := make([]int, n)
+		for i := range cls {
+			cls[i] = (start + i) % K
+		}
+		z, err := model.Sample(b, m.DiT, model.SampleOptions{Classes: cls, Seed: o.Seed + uint64(j), Steps: steps,
+			CFG: w, Schedule: o.Schedule, Shift: o.Shift})
+		if err != nil {
+			return all, nil, err
+		}
+		img := m.Decode(b, z, n)
+		px, err := b.ToRGBA8(img, n, S, S)
+		b.Free(z, img)
+		if err != nil {
+			return all, nil, err
+		}
+		im := FromRGBA8(px, n, S, S, C)
+		all.Pix = append(all.Pix, im.Pix...)
+		all.N += n
+		labels = append(labels, cls...)
+	}
+	return all, labels, nil
+}
+
+// grid picks the first GridCols images of each class, one row per class.
+func (o *Options) grid(im Images, steps int, w float64, K int) Grid {
+	cols := min(o.GridCols, im.N/K)
+	if cols < 1 {
+		cols = 1
+	}
+	var idx []int
+	for c := range K {
+		for j := range cols {
+			if i := c + j*K; i < im.N {
+				idx = append(idx, i)
+			} else if len(idx) > 0 {
+				idx = append(idx, idx[len(idx)-1]) // too few images: repeat
+			}
+		}
+	}
+	return Grid{Steps: steps, CFG: w, Rows: K, Cols: cols, Images: im.Select(idx)}
+}
+
+// encodePooled runs the frozen DINO encoder (and, with res, the residual
+// ViT) on images and mean-pools their patch tokens: [N,Cd] (and [N,Cr],
+// the raw residual features before the batch alignment).
+func (o *Options) encodePooled(im Images, res bool) ([]float32, []float32, error) {
+	m, b := o.Model, o.Backend
+	S := m.EncoderImage()
+	Cd := m.Dino.Cfg.Dim
+	Cr := m.Residual.Cfg.OutDim
+	var dino, resid []float32
+	bs := o.ReconBatch
+	for start := 0; start < im.N; start += bs {
+		n := min(bs, im.N-start)
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = start + i
+		}
+		x := b.Upload(im.Select(idx).ImageNetNCHW(), n, 3, S, S)
+		dt := m.Dino.Forward(b, x, n, S, S)
+		dv, err := b.Read(dt)
+		b.Free(dt)
+		if err != nil {
+			return nil, nil, err
+		}
+		dino = append(dino, meanPool(dv, n, Cd)...)
+		if res {
+			rt := m.Residual.Forward(b, x, n)
+			rv, err := b.Read(rt)
+			b.Free(rt)
+			if err != nil {
+				return nil, nil, err
+			}
+			resid = append(resid, meanPool(rv, n, Cr)...)
+		}
+		b.Free(x)
+	}
+	return dino, resid, nil
+}
+
+// meanPool averages [n,T,C] over T.
+func meanPool(v []float32, n, C int) []float32 {
+	T := len(v) / (n * C)
+	out := make([]float32, n*C)
+	for i := range n {
+		acc := make([]float64, C)
+		for t := range T {
+			for c, x := range v[(i*T+t)*C : (i*T+t+1)*C] {
+				acc[c] += float64(x)
+			}
+		}
+		for c := range C {
+			out[i*C+c] = float32(acc[c] / float64(T))
+		}
+	}
+	return out
+}
+
+// reconstruct encodes held-out images in batches of ReconBatch (SVG.Encode,
+// batch-statistics alignment as in the official autoencoder) and decodes
+// them, once as they are and once with the residual channels set to 0 in
+// the normalised latent (their training-set mean): DINO alone.
+func (o *Options) reconstruct() (*Reconstruction, error) {
+	m, b := o.Model, o.Backend
+	S := m.EncoderImage()
+	test := o.Data.Test.Subset(Sample(o.Data.Test.N, o.ReconN, o.Seed+3))
+	T, C, Cd := m.Cfg.DiT.Grid*m.Cfg.DiT.Grid, m.Cfg.DiT.InChannels, m.Dino.Cfg.Dim
+	var sum, sumDino float64
+	for start := 0; start < test.N; start += o.ReconBatch {
+		n := min(o.ReconBatch, test.N-start)
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = start + i
+		}
+		im := test.Images.Select(idx)
+		x := b.Upload(im.ImageNetNCHW(), n, 3, S, S)
+		z, err := m.Encode(b, x, n)
+		b.Free(x)
+		if err != nil {
+			return nil, err
+		}
+		zv, err := b.Read(z)
+		if err != nil {
+			return nil, err
+		}
+		for r := range n * T {
+			clear(zv[r*C+Cd : (r+1)*C])
+		}
+		zd := b.Upload(zv, n, T, C)
+		target := im.Float01(3)
+		for _, v := range []struct {
+			z   model.Tensor
+			acc *float64
+		}{{z, &sum}, {zd, &sumDino}} {
+			img := m.Decode(b, v.z, n)
+			out, err := b.Read(img)
+			b.Free(img)
+			if err != nil {
+				return nil, err
+			}
+			if len(out) != len(target) {
+				return nil, fmt.Errorf("eval: decoder made %d values for %d images of %d² (want %d)", len(out), n, S, len(target))
+			}
+			per := len(target) / n
+			for i := range n {
+				*v.acc += psnr(out[i*per:(i+1)*per], target[i*per:(i+1)*per])
+			}
+		}
+		b.Free(z, zd)
+	}
+	return &Reconstruction{N: test.N, Batch: o.ReconBatch, PSNR: sum / float64(test.N), PSNRDinoOnly: sumDino / float64(test.N),
+		Note: "mean over held-out images of the per-image PSNR on [0,1] RGB (decoder output clamped to [-1,1], then (x+1)/2; grey inputs replicated to 3 channels), " +
+			"encode → decode through novae at the encoder's size (= the decoder's output size); residual alignment over each batch; " +
+			"'DINO only' sets the residual channels of the normalised latent to 0 (their training-set mean)"}, nil
+}
+
+// psnr of a decoder output in [-1,1] (clamped) against a target in [0,1].
+func psnr(out, target []float32) float64 {
+	var se float64
+	for i, v := range out {
+		p := (math.Max(-1, math.Min(1, float64(v))) + 1) / 2
+		d := p - float64(target[i])
+		se += d * d
+	}
+	mse := math.Max(se/float64(len(out)), 1e-10)
+	return -10 * math.Log10(mse)
+}
+
+// probes fits the three linear probes.
+func (o *Options) probes() (*Probes, error) {
+	d := o.Data
+	K := len(d.Classes)
+	train := d.Train.Subset(Sample(d.Train.N, o.ProbeTrain, o.Seed+4))
+	test := d.Test.Subset(Sample(d.Test.N, o.ProbeTest, o.Seed+5))
+	dtr, rtr, err := o.encodePooled(train.Images, true)
+	if err != nil {
+		return nil, err
+	}
+	dte, rte, err := o.encodePooled(test.Images, true)
+	if err != nil {
+		return nil, err
+	}
+	po := ProbeOptions{Workers: o.Workers}
+	Cd, Cr := o.Model.Dino.Cfg.Dim, o.Model.Residual.Cfg.OutDim
+	p := &Probes{}
+	p.Dino = LinearProbe(dtr, train.Labels, dte, test.Labels, Cd, K, po)
+	p.Residual = LinearProbe(rtr, train.Labels, rte, test.Labels, Cr, K, po)
+	ptr, dim, f := pixelFeatures(train.Images)
+	pte, _, _ := pixelFeatures(test.Images)
+	p.Pixels = LinearProbe(ptr, train.Labels, pte, test.Labels, dim, K, po)
+	p.Note = fmt.Sprintf("multinomial logistic regression (L-BFGS ≤ 300 iterations, L2 λ = 1/N_train as scikit-learn's C=1, standardised features), "+
+		"trained on %d random %s train images, scored on %d held-out images; dino: the frozen encoder's final-norm patch tokens mean-pooled (%d-d); "+
+		"residual: the residual ViT's raw output mean-pooled (%d-d, before the batch alignment, which is affine); "+
+		"pixels: the image in [0,1], %d×%d area-averaged, %d channel(s) (%d-d)",
+		train.N, d.Name, test.N, Cd, Cr, train.H/f, train.W/f, train.C, dim)
+	return p, nil
+}
+
+// pixelFeatures: pixels in [0,1], area-averaged by the smallest power of
+// two that brings the dimension to ≤ 1024.
+func pixelFeatures(im Images) ([]float32, int, int) {
+	f := 1
+	for (im.H/f)*(im.W/f)*im.C > 1024 && im.H%(2*f) == 0 && im.W%(2*f) == 0 {
+		f *= 2
+	}
+	h, w := im.H/f, im.W/f
+	dim := h * w * im.C
+	out := make([]float32, im.N*dim)
+	for i := range im.N {
+		src := im.At(i)
+		dst := out[i*dim : (i+1)*dim]
+		for y := range im.H {
+			for x := range im.W {
+				for c := range im.C {
+					dst[((y/f)*w+x/f)*im.C+c] += float32(src[(y*im.W+x)*im.C+c]) / 255 / float32(f*f)
+				}
+			}
+		}
+	}
+	return out, dim, f
+}

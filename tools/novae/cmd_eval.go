@@ -1,0 +1,400 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"novae/model"
+	"novae/model/eval"
+	"novae/model/weights"
+	"novae/shaders"
+)
+
+func init() {
+	register(&command{
+		Name:    "eval",
+		Summary: "measure a model through novae: class accuracy, Fréchet distance, reconstruction PSNR, linear probes → JSON + Markdown",
+		Help: `Samples -n images per step count with and without CFG (classes round-robin, the same
+noise at every setting), decodes them and judges them with an independent classifier
+(tools/eval/classifier_<data>.safetensors, trained on the data set's train split only by
+tools/eval/train_classifier.py, run here in pure Go): class accuracy, and the Fréchet
+distance to held-out images in the classifier's penultimate features (without a
+classifier: the model's own DINO features, which is not independent, and says so).
+Then the autoencoder round trip on held-out images (PSNR, also with the residual
+channels zeroed = DINO alone) and linear probes (logistic regression) on the frozen
+DINO features, the residual branch alone and raw pixels, on held-out images.
+
+Writes -out (JSON: every number and setting), -md (the Markdown table, also printed)
+and one PNG grid per setting next to the JSON (one row per class).
+
+Backend: by default the pure-Go CPU path (parallel float32 kernels, checked against the
+reference) unless WebGPU offers a real GPU; on a CPU rasteriser such as lavapipe the
+pure-Go path is faster for these small models. -gpu or -cpu force one; -ref uses the
+unmodified reference backend (slow: float64, one core).`,
+		Flags: func(fs *flag.FlagSet) func([]string, io.Writer) error {
+			weightsPath := fs.String("weights", "", "model weights: a novae .safetensors file or a sharded set's model.json (required)")
+			data := fs.String("data", "", "prepared data set directory, e.g. data/digits (required)")
+			clf := fs.String("classifier", "", "classifier file (default tools/eval/classifier_<data name>.safetensors if present; \"none\": no classifier)")
+			stepsArg := fs.String("steps", "1,2,4,8,25", "step counts, comma-separated")
+			n := fs.Int("n", 100, "generated images per (steps, cfg) setting")
+			cfgScale := fs.Float64("cfg", -1, "guidance scale of the guided runs (-1: the model card's; ≤ 1: unguided runs only)")
+			shift := fs.Float64("shift", 0, "time-grid shift (0: the model card's)")
+			schedule := fs.String("schedule", "", "CFG schedule (empty: the model card's)")
+			seed := fs.Uint64("seed", 0, "seed of the noise and of the image subsets")
+			batch := fs.Int("batch", 50, "images per sampler call")
+			realN := fs.Int("real", 2000, "held-out images the samples are compared with (Fréchet distance)")
+			reconN := fs.Int("recon", 500, "held-out images for reconstruction PSNR (0: skip)")
+			probeTrain := fs.Int("probe-train", 3000, "train images for the linear probes (0: skip the probes)")
+			probeTest := fs.Int("probe-test", 1000, "held-out images the probes are scored on")
+			cols := fs.Int("cols", 10, "images per class in each grid")
+			out := fs.String("out", "eval.json", "JSON results; grids are written beside it as <name>_s<steps>_cfg<w>.png")
+			md := fs.String("md", "", "also write the Markdown table to this file")
+			noGrids := fs.Bool("no-grids", false, "do not write the PNG grids")
+			cpu := fs.Bool("cpu", false, "pure-Go CPU backend (the default unless WebGPU has a real GPU)")
+			gpu := fs.Bool("gpu", false, "WebGPU backend even on a CPU rasteriser")
+			refB := fs.Bool("ref", false, "the unmodified pure-Go reference backend (model.CPU: float64, one core; slow)")
+			quiet := fs.Bool("q", false, "no progress lines")
+			return func(args []string, stdout io.Writer) error {
+				if err := noArgs(args); err != nil {
+					return err
+				}
+				if *weightsPath == "" || *data == "" {
+					return usagef("-weights and -data are required")
+				}
+				if btoi(*cpu)+btoi(*gpu)+btoi(*refB) > 1 {
+					return usagef("-cpu, -gpu and -ref exclude each other")
+				}
+				steps, err := parseSteps(*stepsArg)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				if *n < 1 || *batch < 1 || *realN < 2 || *reconN < 0 || *probeTrain < 0 || *probeTest < 1 || *cols < 1 {
+					return usagef("-n, -batch, -probe-test, -cols must be ≥ 1, -real ≥ 2, -recon and -probe-train ≥ 0")
+				}
+				var log io.Writer = os.Stderr
+				if *quiet {
+					log = nil
+				}
+				logf := func(format string, a ...any) {
+					if log != nil {
+						fmt.Fprintf(log, format, a...)
+					}
+				}
+				start := time.Now()
+				b, why, err := evalBackend(*cpu, *gpu, *refB)
+				if err != nil {
+					return err
+				}
+				logf("backend: %s (%s)\n", b.Name(), why)
+				wf, err := weights.Open(*weightsPath)
+				if err != nil {
+					return err
+				}
+				defer wf.Close()
+				cfg, err := model.ParseConfig(wf.Metadata())
+				if err != nil {
+					return fmt.Errorf("%s: %w", *weightsPath, err)
+				}
+				needEnc := *reconN > 0 || *probeTrain > 0
+				m, err := model.Open(b, model.FileSource{F: wf}, cfg, true)
+				if err != nil {
+					return fmt.Errorf("%s: %w", *weightsPath, err)
+				}
+				if needEnc && m.Dino == nil {
+					return fmt.Errorf("%s has no encoders: reconstruction and probes need them (-recon 0 -probe-train 0 to skip)", *weightsPath)
+				}
+				ds, err := eval.LoadDataset(*data)
+				if err != nil {
+					return err
+				}
+				var c *eval.Classifier
+				clfPath := *clf
+				if clfPath == "" {
+					p := filepath.Join("tools", "eval", "classifier_"+ds.Name+".safetensors")
+					if _, err := os.Stat(p); err == nil {
+						clfPath = p
+					} else {
+						logf("no classifier at %s: no class accuracy; Fréchet distance in the model's own DINO features\n", p)
+					}
+				}
+				if clfPath != "" && clfPath != "none" {
+					if c, err = eval.LoadClassifier(clfPath); err != nil {
+						return err
+					}
+				}
+				d := cfg.Defaults
+				if d.Steps == 0 {
+					d = model.OfficialDefaults
+				}
+				if *cfgScale >= 0 {
+					d.CFG = *cfgScale
+				}
+				if *shift != 0 {
+					d.Shift = *shift
+				}
+				if *schedule != "" {
+					d.Schedule = *schedule
+				}
+				sched, err := model.ParseSchedule(d.Schedule)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				sum, _, err := fileSHA256(*weightsPath)
+				if err != nil {
+					return err
+				}
+				opt := eval.Options{Model: m, Backend: b, Data: ds, Classifier: c, Steps: steps, N: *n, CFG: d.CFG,
+					Shift: d.Shift, Schedule: sched, Seed: *seed, Batch: *batch, RealN: *realN, ReconN: *reconN,
+					ProbeTrain: *probeTrain, ProbeTest: *probeTest, GridCols: *cols, Log: log}
+				rep, err := eval.Run(opt)
+				if err != nil {
+					return err
+				}
+				res := evalResult{Format: "novae-eval/1", Date: time.Now().UTC().Format(time.RFC3339), Report: rep}
+				res.Model.Weights, res.Model.SHA256, res.Model.Name = *weightsPath, sum, cfg.Name
+				res.Model.Image, res.Model.Classes, res.Model.Quant = cfg.Image, ds.Classes, wf.Metadata()["quant"]
+				res.Settings = evalSettings{Data: *data, Seed: *seed, N: *n, Steps: steps, CFG: d.CFG, Shift: d.Shift,
+					Schedule: sched.String(), Sampler: "euler", Batch: *batch, Backend: b.Name(), BackendChoice: why,
+					RealN: rep.Real.HeldoutN, ReconN: *reconN, ProbeTrain: *probeTrain, ProbeTest: *probeTest,
+					Go: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU()}
+				if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+					return err
+				}
+				if !*noGrids {
+					base := strings.TrimSuffix(*out, filepath.Ext(*out))
+					for i, g := range rep.Grids {
+						name := fmt.Sprintf("%s_s%d_%s.png", base, g.Steps, cfgTag(g.CFG))
+						if err := writeGrid(name, g.Images.ToRGBA8(), g.Images.N, g.Images.H, g.Cols); err != nil {
+							return err
+						}
+						rep.Generation[i].Grid = filepath.Base(name)
+					}
+				}
+				res.Settings.Seconds = time.Since(start).Seconds()
+				table := evalMarkdown(&res)
+				res.Markdown = table
+				js, err := json.MarshalIndent(&res, "", " ")
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(*out, append(js, '\n'), 0o644); err != nil {
+					return err
+				}
+				if *md != "" {
+					if err := os.WriteFile(*md, []byte(table), 0o644); err != nil {
+						return err
+					}
+				}
+				fmt.Fprint(stdout, table)
+				fmt.Fprintf(stdout, "\nwrote %s", *out)
+				if *md != "" {
+					fmt.Fprintf(stdout, ", %s", *md)
+				}
+				if !*noGrids {
+					fmt.Fprintf(stdout, " and %d grids", len(rep.Grids))
+				}
+				fmt.Fprintf(stdout, " (%.0fs on %s)\n", res.Settings.Seconds, b.Name())
+				return nil
+			}
+		},
+	})
+}
+
+// evalResult is the JSON file.
+type evalResult struct {
+	Format string `json:"format"`
+	Date   string `json:"date"`
+	Model  struct {
+		Weights string   `json:"weights"`
+		SHA256  string   `json:"sha256"` // of the file given (a sharded set's manifest lists its shards' sha256)
+		Name    string   `json:"name"`
+		Image   int      `json:"image"`
+		Classes []string `json:"classes"`
+		Quant   string   `json:"quant,omitempty"`
+	} `json:"model"`
+	Settings evalSettings `json:"settings"`
+	*eval.Report
+	Markdown string `json:"markdown"`
+}
+
+type evalSettings struct {
+	Data          string  `json:"data"`
+	Seed          uint64  `json:"seed"`
+	N             int     `json:"n"`
+	Steps         []int   `json:"steps"`
+	CFG           float64 `json:"cfg"`
+	Shift         float64 `json:"shift"`
+	Schedule      string  `json:"schedule"`
+	Sampler       string  `json:"sampler"`
+	Batch         int     `json:"batch"`
+	Backend       string  `json:"backend"`
+	BackendChoice string  `json:"backend_choice"`
+	RealN         int     `json:"real_n"`
+	ReconN        int     `json:"recon_n"`
+	ProbeTrain    int     `json:"probe_train_n"`
+	ProbeTest     int     `json:"probe_test_n"`
+	Go            string  `json:"go"`
+	GOMAXPROCS    int     `json:"gomaxprocs"`
+	CPUs          int     `json:"cpus"`
+	Seconds       float64 `json:"seconds"`
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// evalBackend picks the backend and says why.
+func evalBackend(cpu, gpu, refB bool) (model.Backend, string, error) {
+	switch {
+	case refB:
+		return model.CPU{}, "-ref", nil
+	case cpu:
+		return eval.FastCPU{}, "-cpu", nil
+	}
+	e, err := shaders.New(shaders.Options{})
+	if err != nil {
+		if gpu {
+			return nil, "", err
+		}
+		return eval.FastCPU{}, "default: no WebGPU device (" + err.Error() + ")", nil
+	}
+	if gpu {
+		return model.NewGPU(e), "-gpu", nil
+	}
+	if strings.Contains(e.Adapter, "[cpu,") {
+		return eval.FastCPU{}, "default: the WebGPU adapter " + e.Adapter + " is a CPU rasteriser, slower than pure Go here; -gpu to use it", nil
+	}
+	return model.NewGPU(e), "default: WebGPU on a GPU; -cpu for pure Go", nil
+}
+
+func parseSteps(s string) ([]int, error) {
+	var out []int
+	for _, p := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || v < 1 || v > 1000 {
+			return nil, fmt.Errorf("-steps: %q is not a step count in 1..1000", p)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func cfgTag(w float64) string {
+	if w <= 1 {
+		return "nocfg"
+	}
+	return "cfg" + strconv.FormatFloat(w, 'g', -1, 64)
+}
+
+// evalMarkdown renders the README table.
+func evalMarkdown(r *evalResult) string {
+	var sb strings.Builder
+	rep, st := r.Report, r.Settings
+	short := r.Model.SHA256
+	if len(short) > 12 {
+		short = short[:12]
+	}
+	fmt.Fprintf(&sb, "Measured by `novae eval` on %s (weights sha256 %s…), %s: n = %d generated images per setting "+
+		"(classes round-robin, seed %d), Euler, shift %g, guided runs at %s; %s; %.0f s.\n\n",
+		r.Model.Name, short, st.Data, st.N, st.Seed, st.Shift, cfgLabel(st.CFG), st.Backend, st.Seconds)
+	var guided []float64
+	seen := map[float64]bool{}
+	for _, g := range rep.Generation {
+		if !seen[g.CFG] {
+			seen[g.CFG] = true
+			guided = append(guided, g.CFG)
+		}
+	}
+	hasAcc := rep.Classifier != nil
+	sb.WriteString("| steps |")
+	if hasAcc {
+		for _, w := range guided {
+			fmt.Fprintf(&sb, " class accuracy, %s |", cfgLabel(w))
+		}
+	}
+	for _, w := range guided {
+		fmt.Fprintf(&sb, " FD, %s |", cfgLabel(w))
+	}
+	sb.WriteString("\n|---|")
+	cols := len(guided)
+	if hasAcc {
+		cols *= 2
+	}
+	sb.WriteString(strings.Repeat("---|", cols) + "\n")
+	bySteps := map[int]map[float64]eval.GenResult{}
+	var order []int
+	for _, g := range rep.Generation {
+		if bySteps[g.Steps] == nil {
+			bySteps[g.Steps] = map[float64]eval.GenResult{}
+			order = append(order, g.Steps)
+		}
+		bySteps[g.Steps][g.CFG] = g
+	}
+	for _, s := range order {
+		fmt.Fprintf(&sb, "| %d |", s)
+		if hasAcc {
+			for _, w := range guided {
+				g := bySteps[s][w]
+				if g.Accuracy != nil {
+					fmt.Fprintf(&sb, " %.1f%% |", 100**g.Accuracy)
+				} else {
+					sb.WriteString(" |")
+				}
+			}
+		}
+		for _, w := range guided {
+			fmt.Fprintf(&sb, " %.2f |", bySteps[s][w].FD)
+		}
+		sb.WriteString("\n")
+	}
+	sb.WriteString("| real images |")
+	if hasAcc {
+		fmt.Fprintf(&sb, " %.1f%% (held-out) |", 100*rep.Classifier.RealAccuracyGo)
+		sb.WriteString(strings.Repeat(" |", len(guided)-1))
+	}
+	fmt.Fprintf(&sb, " %.2f (%d train vs held-out) |", rep.Real.FDTrainVsHeldout, rep.Real.FloorN)
+	sb.WriteString(strings.Repeat(" |", len(guided)-1) + "\n\n")
+	fmt.Fprintf(&sb, "FD: Fréchet distance to %d held-out images in the %s.", rep.Real.HeldoutN, rep.FeatureSpace)
+	if hasAcc {
+		sb.WriteString(" Class accuracy: the classifier's argmax equals the requested class")
+		if a := rep.Classifier.TestAccuracy; a > 0 {
+			fmt.Fprintf(&sb, " (classifier: %.2f%% on the whole held-out split in PyTorch)", 100*a)
+		}
+		sb.WriteString(".")
+	}
+	sb.WriteString("\n")
+	if rep.Reconstruction != nil || rep.Probe != nil {
+		sb.WriteString("\n| autoencoder and encoder (held-out images) | |\n|---|---|\n")
+		if rc := rep.Reconstruction; rc != nil {
+			fmt.Fprintf(&sb, "| reconstruction PSNR (%d images) | %.2f dB |\n", rc.N, rc.PSNR)
+			fmt.Fprintf(&sb, "| reconstruction PSNR, DINO channels only (residual zeroed) | %.2f dB |\n", rc.PSNRDinoOnly)
+		}
+		if p := rep.Probe; p != nil {
+			fmt.Fprintf(&sb, "| linear probe, frozen DINO features (%d-d) | %.1f%% |\n", p.Dino.Dim, 100*p.Dino.TestAcc)
+			fmt.Fprintf(&sb, "| linear probe, residual branch alone (%d-d) | %.1f%% |\n", p.Residual.Dim, 100*p.Residual.TestAcc)
+			fmt.Fprintf(&sb, "| linear probe, raw pixels (%d-d) | %.1f%% |\n", p.Pixels.Dim, 100*p.Pixels.TestAcc)
+		}
+		if p := rep.Probe; p != nil {
+			fmt.Fprintf(&sb, "\nProbes: logistic regression on mean-pooled features, %d train / %d held-out images.\n", p.Dino.TrainN, p.Dino.TestN)
+		}
+	}
+	return sb.String()
+}
+
+func cfgLabel(w float64) string {
+	if w <= 1 {
+		return "no CFG"
+	}
+	return fmt.Sprintf("CFG %g", w)
+}

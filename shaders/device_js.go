@@ -143,6 +143,40 @@ type platform struct {
 	lostErr error
 	uncap   error
 	funcs   []js.Func
+	queue   js.Value
+	staging js.Value // reusable Uint8Array for writes from Go memory
+	stageN  int
+}
+
+// writeBuffer copies data into b through a JS staging array. The backend's
+// Queue.WriteBuffer wraps Go memory in a view of mem.buffer taken before
+// its arguments are converted; an allocation in between can grow memory and
+// detach that buffer ("Cannot perform Construct on a detached ArrayBuffer").
+// js.CopyBytesToJS reads mem.buffer afresh inside JS, so it cannot race.
+func (p *platform) writeBuffer(e *Engine, b *wgpu.Buffer, data []byte) error {
+	if len(data) == 0 {
+		return nil
+	}
+	stage := p.staging
+	switch {
+	case len(data) > 16<<20: // rare and large: don't keep it around
+		stage = js.Global().Get("Uint8Array").New(len(data))
+	case p.stageN < len(data):
+		n := 1 << 16
+		for n < len(data) {
+			n *= 2
+		}
+		p.staging = js.Global().Get("Uint8Array").New(n)
+		p.stageN = n
+		stage = p.staging
+	}
+	if !p.queue.Truthy() {
+		p.queue = p.jsDev.Get("queue")
+	}
+	js.CopyBytesToJS(stage, data)
+	jb := *(*js.Value)(unsafe.Pointer(b))
+	p.queue.Call("writeBuffer", jb, 0, stage, 0, len(data))
+	return nil
 }
 
 func (p *platform) watch(dev js.Value) {

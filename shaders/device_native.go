@@ -199,6 +199,10 @@ func (p *platform) lost() error {
 // scope runs f; natively every Create* reports validation errors itself.
 func (p *platform) scope(e *Engine, f func() error) error { return f() }
 
+func (p *platform) writeBuffer(e *Engine, b *wgpu.Buffer, data []byte) error {
+	return e.queue.WriteBuffer(b, 0, data)
+}
+
 func (p *platform) mapRead(e *Engine, b *wgpu.Buffer, size uint64) ([]byte, error) {
 	var status wgpu.BufferMapAsyncStatus
 	done := false

@@ -322,7 +322,7 @@ func (e *Engine) writeRaw(t *Tensor, data []byte) {
 	// Queue writes are ordered before any later submit, but after work
 	// already submitted: flush what was recorded so it sees the old contents.
 	e.submit()
-	if err := e.queue.WriteBuffer(t.buf, 0, data); err != nil {
+	if err := e.plat.writeBuffer(e, t.buf, data); err != nil {
 		e.fail(fmt.Errorf("shaders: writing %v: %w", t, err))
 	}
 }
@@ -517,7 +517,7 @@ func (u *uniforms) flush(e *Engine) {
 		if r := len(d) % 4; r != 0 {
 			d = append(d, make([]byte, 4-r)...)
 		}
-		if err := e.queue.WriteBuffer(u.bufs[i], 0, d); err != nil {
+		if err := e.plat.writeBuffer(e, u.bufs[i], d); err != nil {
 			e.fail(fmt.Errorf("shaders: writing params: %w", err))
 		}
 	}

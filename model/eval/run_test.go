@@ -13,14 +13,6 @@ import (
 // digits-shaped data set: every part reports, numbers are finite, grids
 // have one row per class.
 func TestRunTiny(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "synth")
-	if err := WriteSyntheticDataset(dir, 10, 32, 1, 120, 60, 1); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := LoadDataset(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clfPath := filepath.Join(t.TempDir(), "clf.safetensors")
 	if err := WriteRandomClassifier(clfPath, ClassifierArch{InChannels: 1, Size: 32, Channels: []int{4, 8}, Hidden: 16, Classes: 10}, 1); err != nil {
 		t.Fatal(err)
@@ -31,7 +23,20 @@ func TestRunTiny(t *testing.T) {
 	}
 	b := FastCPU{}
 	m := openModel(t, b, randomModel(t, "testdata/tiny32.json", 0.05))
-	for _, clf := range []*Classifier{c, nil} {
+	// grey data judged by a classifier; RGB data without one (FD in DINO features)
+	for _, channels := range []int{1, 3} {
+		clf := c
+		if channels == 3 {
+			clf = nil
+		}
+		dir := filepath.Join(t.TempDir(), "synth")
+		if err := WriteSyntheticDataset(dir, 10, 32, channels, 120, 60, 1); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := LoadDataset(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var log strings.Builder
 		r, err := Run(Options{Model: m, Backend: b, Data: ds, Classifier: clf, Steps: []int{1, 3}, N: 20, CFG: 3, Shift: 0.3,
 			Batch: 8, RealN: 50, ReconN: 20, ReconBatch: 8, ProbeTrain: 100, ProbeTest: 40, GridCols: 2, Log: &log})
@@ -65,7 +70,7 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("reconstruction %+v", rc)
 		}
 		p := r.Probe
-		if p == nil || p.Dino.Dim != 32 || p.Residual.Dim != 8 || p.Pixels.Dim != 1024 || p.Dino.TrainN != 100 || p.Dino.TestN != 40 {
+		if p == nil || p.Dino.Dim != 32 || p.Residual.Dim != 8 || p.Pixels.Dim != []int{0, 1024, 0, 768}[channels] || p.Dino.TrainN != 100 || p.Dino.TestN != 40 {
 			t.Fatalf("probes %+v", p)
 		}
 		// The synthetic classes are squares at different places: raw pixels separate them.

@@ -44,7 +44,7 @@ unmodified reference backend (slow: float64, one core).`,
 			data := fs.String("data", "", "prepared data set directory, e.g. data/digits (required)")
 			clf := fs.String("classifier", "", "classifier file (default tools/eval/classifier_<data name>.safetensors if present; \"none\": no classifier)")
 			stepsArg := fs.String("steps", "1,2,4,8,25", "step counts, comma-separated")
-			n := fs.Int("n", 100, "generated images per (steps, cfg) setting")
+			n := fs.Int("n", 0, "generated images per (steps, cfg) setting (0: 10 per class)")
 			cfgScale := fs.Float64("cfg", -1, "guidance scale of the guided runs (-1: the model card's; ≤ 1: unguided runs only)")
 			shift := fs.Float64("shift", 0, "time-grid shift (0: the model card's)")
 			schedule := fs.String("schedule", "", "CFG schedule (empty: the model card's)")
@@ -76,8 +76,8 @@ unmodified reference backend (slow: float64, one core).`,
 				if err != nil {
 					return usagef("%v", err)
 				}
-				if *n < 1 || *batch < 1 || *realN < 2 || *reconN < 0 || *probeTrain < 0 || *probeTest < 1 || *cols < 1 {
-					return usagef("-n, -batch, -probe-test, -cols must be ≥ 1, -real ≥ 2, -recon and -probe-train ≥ 0")
+				if *n < 0 || *batch < 1 || *realN < 2 || *reconN < 0 || *probeTrain < 0 || *probeTest < 1 || *cols < 1 {
+					return usagef("-batch, -probe-test, -cols must be ≥ 1, -real ≥ 2, -n, -recon and -probe-train ≥ 0")
 				}
 				var log io.Writer = os.Stderr
 				if *quiet {
@@ -150,6 +150,9 @@ unmodified reference backend (slow: float64, one core).`,
 				sum, _, err := fileSHA256(*weightsPath)
 				if err != nil {
 					return err
+				}
+				if *n == 0 {
+					*n = 10 * len(ds.Classes)
 				}
 				opt := eval.Options{Model: m, Backend: b, Data: ds, Classifier: c, Steps: steps, N: *n, CFG: d.CFG,
 					Shift: d.Shift, Schedule: sched, Seed: *seed, Batch: *batch, RealN: *realN, ReconN: *reconN,

@@ -176,7 +176,7 @@ func TestEvalUsage(t *testing.T) {
 		{"eval"},
 		{"eval", "-weights", "x", "-data", "y", "-steps", "0"},
 		{"eval", "-weights", "x", "-data", "y", "-cpu", "-gpu"},
-		{"eval", "-weights", "x", "-data", "y", "-n", "0"},
+		{"eval", "-weights", "x", "-data", "y", "-n", "-1"},
 	} {
 		if code, _, _ := novae(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

@@ -5,7 +5,7 @@ GO      ?= go
 BUILD   := build
 WASMENV := GOOS=js GOARCH=wasm
 
-.PHONY: all setup test test-native test-browser test-fuzz bench bench-binary run data clean
+.PHONY: all setup test test-native test-browser test-fuzz bench bench-page bench-binary run data clean
 
 all: test
 
@@ -53,6 +53,14 @@ test-fuzz:
 #   make bench-binary && scp build/novae-bench gpu: && ./novae-bench
 bench: setup
 	$(GO) run ./tools/bench
+
+# make bench-page: the page's own timing readout in headless Chromium, WebGPU
+# (SwiftShader) against the pure-Go path in one run, compared with the
+# recorded baseline tools/e2e/testdata/page_speed.json (fails if the WGSL path
+# got slower). Run it before and after a change to a kernel or the engine;
+# PAGEFLAGS=-update-page-speed records a new baseline.
+bench-page: setup
+	$(GO) test -count=1 -run '^$$' -bench '^BenchmarkPage$$' -benchtime 1x -timeout 30m ./tools/e2e -args $(PAGEFLAGS)
 
 bench-binary:
 	@mkdir -p $(BUILD)

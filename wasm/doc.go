@@ -50,8 +50,9 @@
 //
 // Events: boot {backend, adapter, label, reason}, manifest {name, bytes,
 // shards}, progress {phase, loaded, total, shard, file, source}, ready
-// {model info}, start {settings, layout}, step {i, n, t, ms, decodeMs, cfg},
-// done {ms, msPerStep, decodeMs, steps, frames}, canceled, encoded,
+// {model info}, start {settings, layout}, step {i, n, t, ms, decodeMs, cfg,
+// dispatches}, done {ms, msPerStep, decodeMs, steps, frames,
+// dispatchesPerStep}, canceled, encoded,
 // interpolated, error {op, message}, devicelost {reason, message},
 // recovered {ms, adapter, model}, resumed {run, from, steps}.
 //

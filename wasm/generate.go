@@ -78,6 +78,7 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 	perStep := o.View != "final"
 	var traj []*frame
 	var stepMs, decodeMs float64
+	dispatches := 0 // GPU dispatches of the last step: what bounds speed on small GPUs
 	start := time.Now()
 	last := start
 	// After each completed step: a host copy of the latent (GPU only), so a
@@ -125,8 +126,9 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 			dm = ms(time.Since(d0))
 			decodeMs += dm
 		}
+		dispatches = s.Dispatches
 		a.emit("step", map[string]any{"run": float64(id), "i": s.I, "n": s.N, "t": s.T, "ms": sm,
-			"decodeMs": dm, "cfg": s.CFG})
+			"decodeMs": dm, "cfg": s.CFG, "dispatches": s.Dispatches})
 		doneZ, next = zHost, s.I+1
 		if a.gpu == nil {
 			yield() // let the page paint between CPU steps
@@ -203,7 +205,8 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 	a.setTrajectory(traj)
 	total := ms(time.Since(start))
 	done := map[string]any{"run": float64(id), "ms": total, "msPerStep": stepMs / float64(o.Steps),
-		"decodeMs": decodeMs, "steps": o.Steps, "frames": len(traj), "settings": settings}
+		"decodeMs": decodeMs, "steps": o.Steps, "frames": len(traj), "settings": settings,
+		"dispatchesPerStep": dispatches}
 	a.emit("done", done)
 	return done, nil
 }

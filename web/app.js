@@ -199,7 +199,8 @@ function onEvent(type, d) {
       mark("firstImage");
       const per = s.msPerStep > 0 ? ` · ${fmtMs(s.msPerStep)} per step` : "";
       const dec = s.decodeMs > 0 ? ` · ${fmtMs(s.decodeMs)} decoding` : "";
-      setStatus("done", `Done: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
+      const disp = s.dispatchesPerStep > 0 ? ` · ${s.dispatchesPerStep} GPU dispatches per step` : "";
+      setStatus("done", `Done: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${disp}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
       const scrub = $("scrub");
       scrub.max = String(Math.max(0, s.frames - 1));
       scrub.value = scrub.max;

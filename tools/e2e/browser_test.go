@@ -31,11 +31,12 @@ type pageStats struct {
 	LastDone struct {
 		MS, MsPerStep, DecodeMs float64
 		Steps                   int
+		DispatchesPerStep       int
 	}
 	SW string
 }
 
-func stats(t *testing.T, ctx context.Context) pageStats {
+func stats(t testing.TB, ctx context.Context) pageStats {
 	t.Helper()
 	return eval[pageStats](t, ctx, `window.novaeStats`)
 }
@@ -69,6 +70,11 @@ func TestBrowser(t *testing.T) {
 		tm.add("  first image (2 Euler steps, CFG 3, x_t and x̂₀ decoded at each step; pipelines compile on first use): %.0f ms after page start; the run %.0f ms: %.0f ms/step sampling, %.0f ms decoding in all",
 			ps.Marks["firstImage"], ps.LastDone.MS, ps.LastDone.MsPerStep, ps.LastDone.DecodeMs)
 		tm.add("  wall clock from navigation to the first image, as the test saw it: %v", wall.Round(time.Millisecond))
+		// The readout shows time and GPU dispatches per step (what bounds speed on small GPUs).
+		if d := ps.LastDone; d.MsPerStep <= 0 || d.DecodeMs <= 0 || d.DispatchesPerStep <= 0 ||
+			!strings.Contains(st.Text, fmt.Sprintf("%d GPU dispatches per step", d.DispatchesPerStep)) || !strings.Contains(st.Text, "per step") {
+			t.Errorf("timing readout: %+v, status %q", d, st.Text)
+		}
 		for _, src := range ps.Model.Sources {
 			if src != "network" {
 				t.Errorf("first visit: shard source %q, want network", src)
@@ -340,6 +346,9 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("backend label %q does not say CPU", label)
 		}
 		ps := stats(t, ctx)
+		if d := ps.LastDone; d.MsPerStep <= 0 || d.DispatchesPerStep != 0 || strings.Contains(st.Text, "dispatches") {
+			t.Errorf("CPU timing readout: %+v, status %q", d, st.Text)
+		}
 		tm.add("no WebGPU (CPU fallback, pure Go in wasm): model ready %.0f ms after page start, first image (2 Euler steps, CFG 3, both views) at %.0f ms: %.0f ms/step sampling, %.0f ms decoding; wall clock %v",
 			ps.Marks["ready"], ps.Marks["firstImage"], ps.LastDone.MsPerStep, ps.LastDone.DecodeMs, time.Since(start).Round(time.Millisecond))
 		p := getPixels(t, ctx, viewJS)
@@ -362,7 +371,7 @@ func uniq(v []string) []string {
 }
 
 // writeGradient writes an n×n test picture (gradients and a disc).
-func writeGradient(t *testing.T, path string, n int) {
+func writeGradient(t testing.TB, path string, n int) {
 	img := image.NewRGBA(image.Rect(0, 0, n, n))
 	for y := range n {
 		for x := range n {

@@ -95,7 +95,7 @@ func (c *counter) get(k string) int {
 	return c.n[k]
 }
 
-func run(t *testing.T, dir string, env []string, name string, args ...string) string {
+func run(t testing.TB, dir string, env []string, name string, args ...string) string {
 	t.Helper()
 	out, err := runE(dir, env, name, args...)
 	if err != nil {
@@ -138,7 +138,7 @@ func TestMain(m *testing.M) {
 
 // build makes the site as `make run` does, in a temporary directory, and
 // serves it (again, if a test stopped the server).
-func build(t *testing.T) *site {
+func build(t testing.TB) *site {
 	t.Helper()
 	shared.once.Do(func() { shared.s, shared.err = buildSite() })
 	if shared.err != nil {
@@ -222,7 +222,7 @@ addEventListener("message", (e) => {
 }
 
 // start runs tools/serve on addr and reads the URL it prints.
-func (s *site) start(t *testing.T, addr string) {
+func (s *site) start(t testing.TB, addr string) {
 	t.Helper()
 	if err := s.startE(addr); err != nil {
 		t.Fatal(err)
@@ -266,7 +266,7 @@ func (s *site) stop() {
 
 // sampleCLI runs the native CLI (novae sample) with the same settings and
 // returns its PNG's pixels (S×S×4): the reference the page must match.
-func (s *site) sampleCLI(t *testing.T, cpu bool, class int, seed uint64, steps int, sampler string, cfg, shift float64) []byte {
+func (s *site) sampleCLI(t testing.TB, cpu bool, class int, seed uint64, steps int, sampler string, cfg, shift float64) []byte {
 	t.Helper()
 	out := filepath.Join(s.refs, fmt.Sprintf("c%d-s%d-n%d-%s-w%g-sh%g-cpu%v.png", class, seed, steps, sampler, cfg, shift, cpu))
 	args := []string{"sample", "-weights", s.manifest, "-class", fmt.Sprint(class), "-seed", fmt.Sprint(seed),
@@ -334,7 +334,7 @@ func (p pixels) tile(i int, panel string) []byte {
 // viewJS reaches the view iframe's novae API from the page.
 const viewJS = `document.querySelector("#viewbox iframe").contentWindow.novae`
 
-func getPixels(t *testing.T, ctx context.Context, api string) pixels {
+func getPixels(t testing.TB, ctx context.Context, api string) pixels {
 	t.Helper()
 	type raw struct {
 		W, H   int
@@ -362,7 +362,7 @@ func getPixels(t *testing.T, ctx context.Context, api string) pixels {
 }
 
 // compare checks two RGBA images within the stated tolerance.
-func compare(t *testing.T, what string, got, want []byte, maxD int, meanD float64) {
+func compare(t testing.TB, what string, got, want []byte, maxD int, meanD float64) {
 	t.Helper()
 	if len(got) != len(want) || len(got) == 0 {
 		t.Fatalf("%s: %d bytes, want %d", what, len(got), len(want))
@@ -397,7 +397,7 @@ func compare(t *testing.T, what string, got, want []byte, maxD int, meanD float6
 }
 
 // browser starts headless Chromium with PLATFORM.md's flags.
-func browser(t *testing.T, webgpu bool) context.Context {
+func browser(t testing.TB, webgpu bool) context.Context {
 	t.Helper()
 	profile := t.TempDir()
 	opts := []chromedp.ExecAllocatorOption{
@@ -476,7 +476,7 @@ type status struct {
 
 // waitDone waits until #status reports at least n finished runs (or an
 // error, which fails the test).
-func waitDone(t *testing.T, ctx context.Context, doc string, n int, timeout time.Duration) status {
+func waitDone(t testing.TB, ctx context.Context, doc string, n int, timeout time.Duration) status {
 	t.Helper()
 	expr := fmt.Sprintf(`(() => { const s = %s.querySelector("#status"); if (!s) return false;
 		const st = {state: s.dataset.state, text: s.textContent, backend: s.dataset.backend || "", done: +s.dataset.done};
@@ -493,7 +493,7 @@ func waitDone(t *testing.T, ctx context.Context, doc string, n int, timeout time
 	return st
 }
 
-func waitReady(t *testing.T, ctx context.Context, timeout time.Duration) status {
+func waitReady(t testing.TB, ctx context.Context, timeout time.Duration) status {
 	t.Helper()
 	st, err := chromedp.Run(ctx, chromedp.Poll[status](`(() => { const s = document.querySelector("#status");
 		const st = {state: s.dataset.state, text: s.textContent, backend: s.dataset.backend || "", done: +s.dataset.done};
@@ -512,7 +512,7 @@ func waitReady(t *testing.T, ctx context.Context, timeout time.Duration) status 
 
 var outDir = filepath.Join(repoRoot, "build", "e2e")
 
-func shot(t *testing.T, ctx context.Context, name string) []byte {
+func shot(t testing.TB, ctx context.Context, name string) []byte {
 	t.Helper()
 	chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById("viewbox")?.scrollIntoView({block: "nearest"}), true)`))
 	b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -532,7 +532,7 @@ func shot(t *testing.T, ctx context.Context, name string) []byte {
 // and checks the centre of every pixel cell against p: what the visitor
 // sees is what Go computed. ebiten scales the frame to fit the canvas,
 // centred, with crisp edges, so cell centres hold exact colours.
-func canvasCheck(t *testing.T, ctx context.Context, p pixels, name string) {
+func canvasCheck(t testing.TB, ctx context.Context, p pixels, name string) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`%s.drawn() >= %d`, viewJS, p.Seq),
 		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
@@ -596,7 +596,7 @@ func setInput(id, value string) string {
 	return fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q; e.dispatchEvent(new Event("input", {bubbles: true})); e.dispatchEvent(new Event("change", {bubbles: true})); return e.value; })()`, id, value)
 }
 
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
+func eval[T any](t testing.TB, ctx context.Context, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
@@ -616,14 +616,14 @@ func (tm *timings) add(format string, a ...any) {
 	tm.mu.Unlock()
 }
 
-func (tm *timings) write(t *testing.T) {
+func (tm *timings) write(t testing.TB) {
 	os.MkdirAll(outDir, 0o755)
 	text := strings.Join(tm.lines, "\n") + "\n"
 	t.Logf("timings (headless Chromium, SwiftShader):\n%s", text)
 	os.WriteFile(filepath.Join(outDir, "timings.txt"), []byte(text), 0o644)
 }
 
-func requireBrowser(t *testing.T) {
+func requireBrowser(t testing.TB) {
 	if _, err := os.Stat(chromiumPath()); err != nil {
 		if os.Getenv("NOVAE_REQUIRE_BROWSER") == "" {
 			t.Skipf("no Chromium at %s: scripts/setup.sh installs it (NOVAE_REQUIRE_BROWSER=1 turns this skip into a failure)", chromiumPath())

@@ -58,7 +58,7 @@ type proxy struct {
 	log      []logged
 }
 
-func newProxy(t *testing.T, upstream string) *proxy {
+func newProxy(t testing.TB, upstream string) *proxy {
 	p := &proxy{upstream: strings.TrimSuffix(upstream, "/"), faults: map[string]*fault{}}
 	p.srv = httptest.NewServer(p)
 	t.Cleanup(p.srv.Close)
@@ -147,7 +147,7 @@ type testModels struct {
 var modelsOnce sync.Once
 
 // hardeningModels writes the broken and special models the tests load (once).
-func hardeningModels(t *testing.T, s *site) *testModels {
+func hardeningModels(t testing.TB, s *site) *testModels {
 	t.Helper()
 	m := &testModels{dir: filepath.Join(s.dir, "models")}
 	js, err := os.ReadFile(s.manifest)
@@ -234,7 +234,7 @@ func hardeningModels(t *testing.T, s *site) *testModels {
 	return m
 }
 
-func (m *testModels) manifest(t *testing.T, name string) *weights.Manifest {
+func (m *testModels) manifest(t testing.TB, name string) *weights.Manifest {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(m.dir, name, "model.json"))
 	if err != nil {
@@ -251,7 +251,7 @@ func (m *testModels) manifest(t *testing.T, name string) *weights.Manifest {
 
 // waitState waits until #status (of doc) is in one of states and, when
 // textHas is set, its text holds it.
-func waitState(t *testing.T, ctx context.Context, doc string, timeout time.Duration, textHas string, states ...string) status {
+func waitState(t testing.TB, ctx context.Context, doc string, timeout time.Duration, textHas string, states ...string) status {
 	t.Helper()
 	st, _ := json.Marshal(states)
 	expr := fmt.Sprintf(`(() => { const s = %s.querySelector("#status"); if (!s) return false;
@@ -266,7 +266,7 @@ func waitState(t *testing.T, ctx context.Context, doc string, timeout time.Durat
 	return v
 }
 
-func navigate(t *testing.T, ctx context.Context, u string) {
+func navigate(t testing.TB, ctx context.Context, u string) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
 		t.Fatal(err)
@@ -275,7 +275,7 @@ func navigate(t *testing.T, ctx context.Context, u string) {
 
 // onNewDocument runs js in every frame before the page's scripts, until the
 // returned function removes it.
-func onNewDocument(t *testing.T, ctx context.Context, js string) func() {
+func onNewDocument(t testing.TB, ctx context.Context, js string) func() {
 	t.Helper()
 	res, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (page.AddScriptToEvaluateOnNewDocumentResult, error) {
 		return cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: js})
@@ -291,7 +291,7 @@ func onNewDocument(t *testing.T, ctx context.Context, js string) func() {
 }
 
 // cachedAnywhere reports for each sha256 whether any weights store holds it.
-func cachedAnywhere(t *testing.T, ctx context.Context, shas []string) []bool {
+func cachedAnywhere(t testing.TB, ctx context.Context, shas []string) []bool {
 	t.Helper()
 	js, _ := json.Marshal(shas)
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[[]bool](`(async () => {
@@ -319,7 +319,7 @@ const injection = `<img src=x onerror="top.pwned=1"><svg onload="top.pwned=1"><s
 
 // noMarkup checks the page and the view iframe for anything the payload
 // could have made.
-func noMarkup(t *testing.T, ctx context.Context, doc string) {
+func noMarkup(t testing.TB, ctx context.Context, doc string) {
 	t.Helper()
 	n := eval[int](t, ctx, `(() => { const docs = [`+doc+`]; const f = `+doc+`.querySelector("#viewbox iframe"); if (f) docs.push(f.contentDocument);
 		let n = 0; for (const d of docs) n += d.querySelectorAll("img, #pwn, [onerror], [onload], svg svg, svg script").length; return n; })()`)
@@ -803,7 +803,7 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-func writePage(t *testing.T, s *site, name, html string) {
+func writePage(t testing.TB, s *site, name, html string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(s.dir, name), []byte(html), 0o644); err != nil {
 		t.Fatal(err)
@@ -812,7 +812,7 @@ func writePage(t *testing.T, s *site, name, html string) {
 
 // ---- image files ----
 
-func encodePNG(t *testing.T, img image.Image) []byte {
+func encodePNG(t testing.TB, img image.Image) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
@@ -823,7 +823,7 @@ func encodePNG(t *testing.T, img image.Image) []byte {
 }
 
 // corruptPNG is a real PNG whose compressed image data is overwritten.
-func corruptPNG(t *testing.T) []byte {
+func corruptPNG(t testing.TB) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
 	for i := range img.Pix {
 		img.Pix[i] = byte(i * 7)
@@ -837,11 +837,11 @@ func corruptPNG(t *testing.T) []byte {
 }
 
 // hugePNG is a real w×h PNG (one colour, so it is small on disk).
-func hugePNG(t *testing.T, w, h int) []byte {
+func hugePNG(t testing.TB, w, h int) []byte {
 	return encodePNG(t, image.NewGray(image.Rect(0, 0, w, h)))
 }
 
-func bigJPEG(t *testing.T, w, h int) []byte {
+func bigJPEG(t testing.TB, w, h int) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y += 1 {
 		for x := 0; x < w; x++ {
@@ -858,7 +858,7 @@ func bigJPEG(t *testing.T, w, h int) []byte {
 
 // alphaPNG: left half transparent red (colour that must not show), right
 // half opaque blue.
-func alphaPNG(t *testing.T, n int) []byte {
+func alphaPNG(t testing.TB, n int) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, n, n))
 	for y := range n {
 		for x := range n {
@@ -874,7 +874,7 @@ func alphaPNG(t *testing.T, n int) []byte {
 
 // exifJPEG is a w×h JPEG, left half red and right half blue as stored, with
 // an EXIF APP1 segment giving the orientation.
-func exifJPEG(t *testing.T, w, h int, orientation uint16) []byte {
+func exifJPEG(t testing.TB, w, h int, orientation uint16) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {

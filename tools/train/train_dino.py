@@ -66,6 +66,23 @@ def knn_eval(ctx, vit, data, k=20, n_train=5000, n_test=1000):
     return res
 
 
+@torch.no_grad()
+def sinkhorn(ctx, logits, tt, iters=3):
+    """Sinkhorn-Knopp teacher targets (DINOv2/v3): rows of softmax(logits/tt) rebalanced so every prototype gets an
+    equal share of the (global) batch. Unlike centering it cannot settle on uniform outputs when the features of a
+    fresh network are nearly identical across images, which is what small grey data sets do."""
+    q = torch.exp((logits - logits.max()) / tt).t()  # K x B
+    n = torch.tensor(float(q.shape[1] * ctx.world), device=q.device)
+    k = q.shape[0]
+    q /= ctx.all_mean(q.sum()) * ctx.world
+    for _ in range(iters):
+        q /= ctx.all_mean(q.sum(1, keepdim=True)) * ctx.world
+        q /= k
+        q /= q.sum(0, keepdim=True)
+        q /= n
+    return (q * n).t()
+
+
 def main():
     ap = C.base_parser(__doc__)
     args = ap.parse_args()
@@ -145,7 +162,8 @@ def main():
         with ctx.autocast():
             s_cls, s_patch, s_tok = net(glob, loc, masks)
         t_cls = t_cls.float()
-        tp = F.softmax((t_cls - center) / tt, dim=-1).chunk(2)
+        sk = d.get("centering", "center") == "sinkhorn"
+        tp = (sinkhorn(ctx, t_cls, tt) if sk else F.softmax((t_cls - center) / tt, dim=-1)).chunk(2)
         sl = F.log_softmax(s_cls.float() / d["student_temp"], dim=-1).chunk(2 + nl)
         loss_dino = sum(-(tp[iq] * sl[v]).sum(-1).mean() for iq in range(2) for v in range(2 + nl) if v != iq)
         loss_dino = loss_dino / pairs
@@ -153,7 +171,7 @@ def main():
         loss_ibot = torch.zeros(())
         if masks is not None:
             t_patch = t_patch.float()
-            tpp = F.softmax((t_patch - center_p) / tt, dim=-1)
+            tpp = sinkhorn(ctx, t_patch, tt) if sk else F.softmax((t_patch - center_p) / tt, dim=-1)
             loss_ibot = -(tpp * F.log_softmax(s_patch.float() / d["student_temp"], dim=-1)).sum(-1).mean()
             loss = loss + d["ibot_weight"] * loss_ibot
         loss_koleo = torch.zeros(())

@@ -296,3 +296,37 @@ func TestMatMulTune(t *testing.T) {
 		t.Logf("fastest: %v", r)
 	}
 }
+
+// BenchmarkMatMulSmallModel walks the ladder at the default digits model's
+// DiT shapes (CFG pair, 64 tokens, hidden 160): on CPU rasterisers
+// (lavapipe, SwiftShader) the best variant differs from a GPU's.
+func BenchmarkMatMulSmallModel(b *testing.B) {
+	defer eng.SetMatMul("auto")
+	for _, s := range [][3]int{{128, 480, 160}, {128, 640, 160}, {128, 160, 640}, {2, 960, 160}} {
+		M, N, K := s[0], s[1], s[2]
+		rng := seeded(fmt.Sprint(s))
+		xt, yt := eng.Upload(randn(rng, M*K, 1), M, K), eng.Empty(shaders.F32, M, N)
+		w := shaders.Weight{W: eng.Upload(randn(rng, N*K, 0.1), N, K), Kind: shaders.WF32, N: N, K: K}
+		for _, v := range []string{"matmul", "matmul_reg64x64", "matmul_smallm", "auto"} {
+			b.Run(fmt.Sprintf("M=%d,N=%d,K=%d/%s", M, N, K, v), func(b *testing.B) {
+				if err := eng.SetMatMul(v); err != nil {
+					b.Fatal(err)
+				}
+				run := func() {
+					eng.MatMul(yt, xt, w, shaders.Epilogue{})
+					if err := eng.Sync(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				run()
+				for b.Loop() {
+					run()
+				}
+				b.ReportMetric(2*float64(M*N*K)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+		xt.Release()
+		yt.Release()
+		w.W.Release()
+	}
+}

@@ -14,7 +14,9 @@ PRESETS = {
     "digits": {
         "data": {"name": "digits", "image_size": 32, "num_classes": 10, "flip": False, "color": False},
         "dino": {
-            "patch_size": 4, "embed_dim": 128, "depth": 6, "num_heads": 2, "ffn_ratio": 4.0, "n_storage_tokens": 4,
+            # 64 channels for 16 pixels per patch: at 128 the latent was 8.5x the image and so anisotropic
+            # (16 of 136 principal directions held 98.8% of its variance) that the DiT learnt it slowly.
+            "patch_size": 4, "embed_dim": 64, "depth": 6, "num_heads": 2, "ffn_ratio": 4.0, "n_storage_tokens": 4,
             "ls_init": 0.1,
             "head_out": 1024, "head_hidden": 512, "head_bottleneck": 128,
             "global_size": 32, "local_size": 16, "n_local": 4,

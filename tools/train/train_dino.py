@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Phase 1: self-supervised DINOv3-architecture ViT (RoPE, register/storage tokens, SwiGLU, LayerScale, masked K
 bias) trained DINO + iBOT style: student/teacher self-distillation over multi-crop views (2 global + n local),
-EMA teacher, centering + sharpening (teacher temperature warm-up), DINO head (MLP -> weight-normed prototypes) on
+EMA teacher, Sinkhorn-Knopp teacher targets (or DINO's centering) + sharpening (teacher temperature warm-up), DINO head (MLP -> weight-normed prototypes) on
 the class token and an iBOT head on masked patch tokens (the official `mask_token`; SVG uses the patch tokens
 as its latent, so they are trained directly). The teacher backbone is what later phases freeze and export.
 

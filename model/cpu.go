@@ -57,32 +57,34 @@ func (CPU) Upload(data []float32, shape ...int) Tensor {
 }
 
 func (CPU) UploadWeight(h HostWeight) Weight {
-	var w []float32
-	var err error
+	w, err := h.Dequantize()
+	if err != nil {
+		panic(fmt.Sprintf("model: weight %s: %v", h.Name, err))
+	}
+	return &cpuW{n: h.Out, k: h.In, w: w}
+}
+
+// Dequantize returns h as f32 [Out,In]: the values the GPU computes with.
+func (h HostWeight) Dequantize() ([]float32, error) {
 	switch h.Kind {
 	case "f32", "":
-		w = append([]float32(nil), h.F32...)
+		return append([]float32(nil), h.F32...), nil
 	case "f16":
 		u := make([]uint16, len(h.Raw)/2)
 		for i := range u {
 			u[i] = uint16(h.Raw[2*i]) | uint16(h.Raw[2*i+1])<<8
 		}
-		w = ref.DequantF16(u)
+		return ref.DequantF16(u), nil
 	case "int8":
 		q := make([]int8, len(h.Raw))
 		for i, b := range h.Raw {
 			q[i] = int8(b)
 		}
-		w, err = weights.DequantizeInt8(q, h.Scales, h.Out, h.In, h.Group)
+		return weights.DequantizeInt8(q, h.Scales, h.Out, h.In, h.Group)
 	case "int4":
-		w, err = weights.DequantizeInt4(h.Raw, h.Scales, h.Out, h.In, h.Group)
-	default:
-		err = fmt.Errorf("unknown kind %q", h.Kind)
+		return weights.DequantizeInt4(h.Raw, h.Scales, h.Out, h.In, h.Group)
 	}
-	if err != nil {
-		panic(fmt.Sprintf("model: weight %s: %v", h.Name, err))
-	}
-	return &cpuW{n: h.Out, k: h.In, w: w}
+	return nil, fmt.Errorf("unknown kind %q", h.Kind)
 }
 
 func (CPU) Read(t Tensor) ([]float32, error) { return append([]float32(nil), ct(t)...), nil }

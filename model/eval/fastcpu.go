@@ -16,7 +16,6 @@ import (
 	"sync"
 
 	"novae/model"
-	"novae/model/weights"
 	"novae/shaders/ref"
 )
 
@@ -54,28 +53,7 @@ func (w *fastW) Dims() []int { return []int{w.n, w.k} }
 
 // UploadWeight dequantizes as model.CPU does (same values the GPU computes with).
 func (f FastCPU) UploadWeight(h model.HostWeight) model.Weight {
-	var w []float32
-	var err error
-	switch h.Kind {
-	case "f32", "":
-		w = append([]float32(nil), h.F32...)
-	case "f16":
-		u := make([]uint16, len(h.Raw)/2)
-		for i := range u {
-			u[i] = uint16(h.Raw[2*i]) | uint16(h.Raw[2*i+1])<<8
-		}
-		w = ref.DequantF16(u)
-	case "int8":
-		q := make([]int8, len(h.Raw))
-		for i, b := range h.Raw {
-			q[i] = int8(b)
-		}
-		w, err = weights.DequantizeInt8(q, h.Scales, h.Out, h.In, h.Group)
-	case "int4":
-		w, err = weights.DequantizeInt4(h.Raw, h.Scales, h.Out, h.In, h.Group)
-	default:
-		err = fmt.Errorf("unknown kind %q", h.Kind)
-	}
+	w, err := h.Dequantize()
 	if err != nil {
 		panic(fmt.Sprintf("eval: weight %s: %v", h.Name, err))
 	}

@@ -156,13 +156,13 @@ var storageTypes = map[string]string{
 func (a *archive) persistentLoad(id any) (any, error) {
 	t, ok := id.(*types.Tuple)
 	if !ok || t.Len() < 5 || t.Get(0) != "storage" {
-		return nil, fmt.Errorf("unexpected persistent id %v", id)
+		return nil, fmt.Errorf("unexpected persistent id (%T)", id) // not %v: a hostile pickle can make it cyclic
 	}
 	cls, ok1 := t.Get(1).(*storageClass)
 	key, ok2 := t.Get(2).(string)
 	numel, ok3 := t.Get(4).(int)
 	if !ok1 || !ok2 || !ok3 || numel < 0 {
-		return nil, fmt.Errorf("unexpected storage reference %v", id)
+		return nil, fmt.Errorf("unexpected storage reference (%T, %d items)", id, t.Len())
 	}
 	if cls.dtype == "" {
 		return nil, fmt.Errorf("storage %s: unsupported storage type", key)

@@ -67,8 +67,9 @@ bench-binary:
 	$(GO) build -o $(BUILD)/novae-bench ./tools/bench
 
 # make run: build the wasm app into web/ and serve web/ on 127.0.0.1.
-# The shipped models (models/<name>/, committed) are copied to web/models/;
-# the default is digits. Without any, a tiny random model is written so the
+# The shipped models (models/<name>/, committed) are copied to web/models/,
+# listed in web/models/index.json for the page's model picker; the default is
+# digits. Without any, a tiny random model is written so the
 # page still runs.
 ADDR ?= 127.0.0.1:8080
 run: setup
@@ -78,6 +79,8 @@ run: setup
 	@mkdir -p web/models
 	@for m in models/*/; do n=$$(basename $$m); if [ -f $$m/model.json ]; then rm -rf web/models/$$n; cp -r $$m web/models/$$n; fi; done
 	@if [ -f models/digits/model.json ]; then rm -rf web/models/default; cp -r models/digits web/models/default; fi
+	@names=$$(for m in models/*/; do [ -f $$m/model.json ] && printf '"%s",' $$(basename $$m); done); \
+	  printf '{"default": "digits", "models": [%s]}\n' "$${names%,}" > web/models/index.json
 	@test -f web/models/default/model.json || { echo "run: no model in models/ — writing a tiny random one (put converted weights in models/<name>/ for real images)"; \
 	  $(GO) run ./tools/novae random -config tools/e2e/testdata/tiny-random.json -shard -shard-mb 1 -out web/models/default/model.json -q; }
 	$(GO) run ./tools/serve -addr $(ADDR) -dir web

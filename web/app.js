@@ -298,6 +298,7 @@ function setControls() {
 
 async function start() {
   const url = params.weights ?? `models/${params.model ?? "default"}/model.json`;
+  if (!params.weights) listModels(); // in parallel with the load
   if (params.weights) {
     // Another model: say how much it downloads before fetching it.
     let bytes = 0;
@@ -332,6 +333,36 @@ async function start() {
       ? `No model at ${url}. Put converted weights there (go run ./tools/novae convert …), or open this page with ?weights=URL of a model.json.`
       : `Could not load the model: ${e.message ?? e}`);
   }
+}
+
+// listModels offers the site's other models (models/index.json, written by
+// `make run`: {"default": name, "models": [names]}). Switching reloads the
+// page with ?model=: a clean start frees the old model's GPU buffers, and the
+// URL says what is shown. The class is dropped: its numbers differ per model.
+async function listModels() {
+  let idx;
+  try {
+    const r = await fetch("models/index.json", { cache: "no-cache" });
+    if (!r.ok) return;
+    idx = await r.json();
+  } catch {
+    return; // a site without the list simply has no picker
+  }
+  const ok = (n) => typeof n === "string" && /^[a-z0-9][a-z0-9_-]{0,63}$/i.test(n);
+  const names = Array.isArray(idx?.models) ? idx.models.filter(ok).slice(0, 64) : [];
+  if (names.length < 2) return;
+  const current = params.model && params.model !== "default" ? params.model : ok(idx.default) ? idx.default : names[0];
+  const sel = $("model");
+  sel.replaceChildren(...names.map((n) => new Option(n, n)));
+  if (!names.includes(current)) sel.append(new Option(current, current));
+  sel.value = current;
+  $("model-row").hidden = false;
+  sel.addEventListener("change", () => {
+    const u = new URL(location.href);
+    u.searchParams.set("model", sel.value);
+    u.searchParams.delete("class");
+    location.assign(u.href);
+  });
 }
 
 function onReady() {

@@ -230,6 +230,10 @@ func hardeningModels(t testing.TB, s *site) *testModels {
 		// For the download tests.
 		randomModel("flaky", "2")
 		randomModel("broken", "3")
+		// For the model picker: a second good model and the site's list,
+		// with a name that must not become a choice (or markup).
+		randomModel("other", "6")
+		os.WriteFile(filepath.Join(m.dir, "index.json"), []byte(`{"default": "default", "models": ["default", "other", "<img src=x onerror=\"top.pwned=1\">"]}`), 0o644)
 	})
 	return m
 }
@@ -377,6 +381,46 @@ func TestHardening(t *testing.T) {
 		corrupt, cut := m.manifest(t, "corrupt"), m.manifest(t, "cut")
 		if c := cachedAnywhere(t, ctx, []string{corrupt.Shards[1].SHA256, cut.Shards[0].SHA256}); c[0] || c[1] {
 			t.Errorf("a shard that failed its check is in the cache: %v", c)
+		}
+	})
+
+	// The model picker lists the site's models (models/index.json, without
+	// the invalid name) and switching reloads the page with ?model=, keeping
+	// the other settings but not the class.
+	t.Run("model-picker", func(t *testing.T) {
+		ctx := browser(t, true)
+		navigate(t, ctx, base+"?seed=3&class=2&steps=2")
+		waitState(t, ctx, "document", long, "", "ready")
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`!document.getElementById("model-row").hidden`, chromedp.WithPollingTimeout(time.Minute))); err != nil {
+			t.Fatalf("no model picker: %v", err)
+		}
+		opts := eval[[]string](t, ctx, `[...document.getElementById("model").options].map((o) => o.value)`)
+		if strings.Join(opts, ",") != "default,other" || eval[string](t, ctx, `document.getElementById("model").value`) != "default" {
+			t.Fatalf("picker options %q (selected %q), want default,other", opts, eval[string](t, ctx, `document.getElementById("model").value`))
+		}
+		noMarkup(t, ctx, "document")
+		before := len(px.requests("/models/other/model-"))
+		eval[bool](t, ctx, `(() => { const s = document.getElementById("model"); s.value = "other"; s.dispatchEvent(new Event("change")); return true; })()`)
+		// The document goes away under a poll: ask again until the new one answers.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			q, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("status") ? location.search : ""`))
+			if err == nil && strings.Contains(q, "model=other") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("switching did not navigate: %q, %v", q, err)
+			}
+		}
+		waitState(t, ctx, "document", long, "", "ready")
+		q := eval[string](t, ctx, `location.search`)
+		if !strings.Contains(q, "seed=3") || !strings.Contains(q, "steps=2") || strings.Contains(q, "class=") {
+			t.Errorf("after switching: %q, want the seed and steps kept and the class dropped", q)
+		}
+		if got := eval[string](t, ctx, `document.getElementById("model").value`); got != "other" {
+			t.Errorf("picker shows %q after switching to other", got)
+		}
+		if n := len(px.requests("/models/other/model-")) - before; n != len(m.manifest(t, "other").Shards) {
+			t.Errorf("%d shard requests for the other model, want %d", n, len(m.manifest(t, "other").Shards))
 		}
 	})
 

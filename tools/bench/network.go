@@ -21,18 +21,19 @@ import (
 	"novae/shaders"
 )
 
-// Sizes of novae's two small default models, from tools/train/presets.py
-// ("emoji": 64² images, patch 8; "digits": 32² images, patch 4; both a
-// 136-channel latent on an 8×8 grid: DINO 128 + residual 8).
+// Sizes of novae's two shipped models (models/<name>/, from the presets in
+// tools/train/presets.py): "emoji": 64² images, patch 8, latent 136 = DINO
+// 128 + residual 8; "digits": 32² images, patch 4, latent 72 = DINO 64 + 8.
+// Both on an 8×8 grid with the same DiT.
 func smallModel(name string) model.Config {
-	dit := model.DiTConfig{InChannels: 136, Grid: 8, Hidden: 192, Depth: 6, Heads: 3, MLPRatio: 4,
+	dit := model.DiTConfig{InChannels: 136, Grid: 8, Hidden: 160, Depth: 4, Heads: 4, MLPRatio: 4,
 		NumClasses: 16, QKNorm: true, LearnSigma: true}
-	dec := model.DecoderConfig{ZChannels: 136, Ch: 32, ChMult: []int{1, 1, 2, 4}, NumResBlocks: 1,
+	dec := model.DecoderConfig{ZChannels: 136, Ch: 32, ChMult: []int{1, 1, 2, 3}, NumResBlocks: 1,
 		AttnRes: []int{8}, Resolution: 64, OutCh: 3, Groups: 32}
 	img := 64
 	if name == "digits" {
-		dit.NumClasses = 10
-		dec.ChMult, dec.Resolution, img = []int{1, 2, 4}, 32, 32
+		dit.NumClasses, dit.InChannels, dec.ZChannels = 10, 72, 72
+		dec.ChMult, dec.Resolution, img = []int{1, 2, 3}, 32, 32
 	}
 	return model.Config{Name: name, Image: img, DiT: dit, Decoder: dec, Defaults: model.OfficialDefaults, FeatureNorm: true}
 }

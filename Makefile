@@ -77,10 +77,10 @@ run: setup
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/
 	gzip -9 -k -f web/novae.wasm
 	@mkdir -p web/models
-	@for m in models/*/; do n=$$(basename $$m); if [ -f $$m/model.json ]; then rm -rf web/models/$$n; cp -r $$m web/models/$$n; fi; done
-	@if [ -f models/digits/model.json ]; then rm -rf web/models/default; cp -r models/digits web/models/default; fi
-	@names=$$(for m in models/*/; do [ -f $$m/model.json ] && printf '"%s",' $$(basename $$m); done); \
+	@names=; for m in models/*/; do n=$$(basename $$m); if [ -f $$m/model.json ]; then \
+	  rm -rf web/models/$$n; cp -r $$m web/models/$$n; names="$$names\"$$n\","; fi; done; \
 	  printf '{"default": "digits", "models": [%s]}\n' "$${names%,}" > web/models/index.json
+	@if [ -f models/digits/model.json ]; then rm -rf web/models/default; cp -r models/digits web/models/default; fi
 	@test -f web/models/default/model.json || { echo "run: no model in models/ — writing a tiny random one (put converted weights in models/<name>/ for real images)"; \
 	  $(GO) run ./tools/novae random -config tools/e2e/testdata/tiny-random.json -shard -shard-mb 1 -out web/models/default/model.json -q; }
 	$(GO) run ./tools/serve -addr $(ADDR) -dir web

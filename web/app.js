@@ -16,6 +16,8 @@ const embedded = window.parent !== window;
 
 const LIMITS = { steps: [1, 50], cfg: [1, 10], shift: [0.05, 3], seed: [0, 4294967295], grid: [1, 16], frames: [2, 12] };
 const clamp = (v, [lo, hi]) => Math.min(Math.max(v, lo), hi);
+// A model name: a folder under models/ (from ?model= or models/index.json).
+const isModelName = (n) => typeof n === "string" && /^[a-z0-9][a-z0-9_-]{0,63}$/i.test(n);
 
 export function readParams(search) {
   const q = new URLSearchParams(search);
@@ -28,7 +30,7 @@ export function readParams(search) {
     return clamp(int ? Math.round(v) : v, LIMITS[name] ?? [-Infinity, Infinity]);
   };
   const model = q.get("model");
-  if (model && /^[a-z0-9][a-z0-9_-]{0,63}$/i.test(model)) p.model = model;
+  if (isModelName(model)) p.model = model;
   const weights = q.get("weights");
   if (weights && weights.length < 2048) {
     try {
@@ -348,10 +350,9 @@ async function listModels() {
   } catch {
     return; // a site without the list simply has no picker
   }
-  const ok = (n) => typeof n === "string" && /^[a-z0-9][a-z0-9_-]{0,63}$/i.test(n);
-  const names = Array.isArray(idx?.models) ? idx.models.filter(ok).slice(0, 64) : [];
+  const names = Array.isArray(idx?.models) ? idx.models.filter(isModelName).slice(0, 64) : [];
   if (names.length < 2) return;
-  const current = params.model && params.model !== "default" ? params.model : ok(idx.default) ? idx.default : names[0];
+  const current = params.model && params.model !== "default" ? params.model : isModelName(idx.default) ? idx.default : names[0];
   const sel = $("model");
   sel.replaceChildren(...names.map((n) => new Option(n, n)));
   if (!names.includes(current)) sel.append(new Option(current, current));

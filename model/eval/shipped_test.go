@@ -40,12 +40,10 @@ type shippedCard struct {
 
 type shippedEval struct {
 	Model struct {
-		Name   string `json:"name"`
 		SHA256 string `json:"sha256"`
 	} `json:"model"`
 	Settings struct {
 		Seed     uint64  `json:"seed"`
-		N        int     `json:"n"`
 		CFG      float64 `json:"cfg"`
 		Shift    float64 `json:"shift"`
 		Schedule string  `json:"schedule"`

@@ -98,7 +98,7 @@ func expected(t *testing.T) map[string]*pt.Tensor {
 
 // compareExact checks that f holds exactly want (same key set, values equal
 // bit for bit, shapes equal up to singleton dimensions).
-func compareExact(t *testing.T, f *weights.File, want map[string]*pt.Tensor) {
+func compareExact(t *testing.T, f tensorFile, want map[string]*pt.Tensor) {
 	t.Helper()
 	names := f.Names()
 	if got, w := len(names), len(want); got != w {
@@ -598,4 +598,72 @@ func checkDequant(t *testing.T, name, kind string, group, in int, w, got []float
 			}
 		}
 	}
+}
+
+// TestConvertDiTWrappers: the DiT state dict saved by torch at the top level
+// (an OrderedDict at the pickle root), under "model", and with
+// nn.DataParallel's "module." prefix (tools/reference/make_extra_fixtures.py)
+// converts to exactly the tensors of its safetensors copy, and the log says
+// which wrapper was taken off.
+func TestConvertDiTWrappers(t *testing.T) {
+	ref := open(t, testdata+"dit_wrap.safetensors")
+	want := map[string]*pt.Tensor{}
+	for _, k := range ref.Names() {
+		info, _ := ref.Info(k)
+		v, err := ref.F32(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want["dit."+k] = &pt.Tensor{Shape: info.Shape, Data: v}
+	}
+	for _, c := range []struct{ file, note, not string }{
+		{"dit_wrap_top.pt", "", `DiT: using`},
+		{"dit_wrap_model.pt", `DiT: using "model" from dit_wrap_model.pt`, "module."},
+		{"dit_wrap_module.pt", `DiT: stripped the DataParallel prefix "module."`, `DiT: using`},
+	} {
+		t.Run(c.file, func(t *testing.T) {
+			o := tinyOptions(t, filepath.Join(t.TempDir(), "out.safetensors"))
+			o.DiT, o.NoEncoders = testdata+c.file, true
+			var log strings.Builder
+			o.Log = &log
+			if err := Convert(o); err != nil {
+				t.Fatalf("%v\n%s", err, log.String())
+			}
+			if !strings.Contains(log.String(), c.note) || strings.Contains(log.String(), c.not) {
+				t.Errorf("log: want %q, not %q:\n%s", c.note, c.not, log.String())
+			}
+			f := open(t, o.Output.Path)
+			compareExact(t, prefixed{f, model.PrefixDiT}, want)
+			cfg, err := CheckFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cfg.DiT; d.Hidden != 8 || d.Depth != 1 || d.Heads != 2 || d.InChannels != 72 || d.Grid != 4 {
+				t.Errorf("DiT config %+v, want hidden 8, depth 1, 2 heads, 72 channels, grid 4", d)
+			}
+		})
+	}
+}
+
+// tensorFile is what compareExact reads: a *weights.File or a view of one.
+type tensorFile interface {
+	Names() []string
+	Info(name string) (weights.Info, bool)
+	F32(name string) ([]float32, error)
+}
+
+// prefixed shows only the tensors of a file whose names start with prefix.
+type prefixed struct {
+	*weights.File
+	prefix string
+}
+
+func (p prefixed) Names() []string {
+	var out []string
+	for _, n := range p.File.Names() {
+		if strings.HasPrefix(n, p.prefix) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

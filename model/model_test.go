@@ -339,18 +339,23 @@ func TestSampleParity(t *testing.T) {
 					}
 				}
 				zs := io.get(t, run.name+"_z")
+				steps := 0
 				z, err := model.Sample(b, dit, model.SampleOptions{Classes: classes, Noise: noise, Steps: run.steps,
-					Heun: run.heun, CFG: 4, Schedule: sc, Shift: 0.15,
+					Heun: run.heun, CFG: 4, Schedule: sc, Shift: 0.15, X0: true,
 					OnStep: func(s model.Step) error {
 						got, err := b.Read(s.Z)
 						if err != nil {
 							return err
 						}
 						near(t, fmt.Sprintf("%s z step %d", run.name, s.I), got, zs[s.I*B*T*C:(s.I+1)*B*T*C], 1e-3)
-						return nil
+						steps++
+						return checkX0(t, b, s, fmt.Sprintf("%s step %d", run.name, s.I), recordedX0(zs, noise, wantT, s.I))
 					}})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if steps != run.steps {
+					t.Errorf("%s: OnStep called %d times, want %d", run.name, steps, run.steps)
 				}
 				got, err := b.Read(z)
 				if err != nil {
@@ -365,6 +370,52 @@ func TestSampleParity(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkX0 holds a step's x̂₀ to z + (1−t)·v of the same step's z, v and t,
+// computed here on the host, and to want, the x̂₀ PyTorch's trajectory
+// implies (recordedX0).
+func checkX0(t *testing.T, b model.Backend, s model.Step, what string, want []float32) error {
+	t.Helper()
+	if s.X0 == nil {
+		t.Fatalf("%s: no x̂₀ although SampleOptions.X0 is set", what)
+	}
+	var zv, vv, x0 []float32
+	for _, r := range []struct {
+		dst *[]float32
+		src model.Tensor
+	}{{&zv, s.Z}, {&vv, s.V}, {&x0, s.X0}} {
+		v, err := b.Read(r.src)
+		if err != nil {
+			return err
+		}
+		*r.dst = v
+	}
+	host := make([]float32, len(zv))
+	for i := range zv {
+		host[i] = zv[i] + float32(1-s.T)*vv[i]
+	}
+	near(t, what+" x̂₀ vs z+(1−t)·v", x0, host, 1e-6)
+	near(t, what+" x̂₀ vs PyTorch's trajectory", x0, want, 1e-3)
+	return nil
+}
+
+// recordedX0 is step i's x̂₀ = z_i + (1−t_{i+1})·v_i from the recorded
+// PyTorch trajectory alone: every update is z_i = z_{i−1} + dt·v_i (Heun's v
+// is the averaged velocity), so v_i = (z_i − z_{i−1})/dt, with z_{−1} the noise.
+func recordedX0(zs, noise, ts []float32, i int) []float32 {
+	n := len(noise)
+	prev, cur := noise, zs[i*n:(i+1)*n]
+	if i > 0 {
+		prev = zs[(i-1)*n : i*n]
+	}
+	dt, rest := float64(ts[i+1]-ts[i]), 1-float64(ts[i+1])
+	out := make([]float32, n)
+	for j := range out {
+		v := (float64(cur[j]) - float64(prev[j])) / dt
+		out[j] = float32(float64(cur[j]) + rest*v)
+	}
+	return out
 }
 
 // randomSource fills every Param of ps with seeded values: weights

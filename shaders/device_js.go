@@ -241,3 +241,22 @@ func (p *platform) mapRead(e *Engine, b *wgpu.Buffer, size uint64) ([]byte, erro
 	jb.Call("unmap")
 	return out, nil
 }
+
+// submit sends cmd; the browser reports errors through onuncapturederror
+// and device.lost (watch), which lost() turns into errors.
+func (p *platform) submit(e *Engine, cmd *wgpu.CommandBuffer) {
+	if err := p.lostErr; err != nil {
+		e.fail(err)
+		return
+	}
+	e.queue.Submit(cmd)
+}
+
+// Destroy destroys the device now (device.destroy()), as a driver reset
+// would: every later call returns a device-lost error. The device-loss
+// tests use it; after it, make a new Engine.
+func (e *Engine) Destroy() {
+	if e.plat.jsDev.Truthy() {
+		e.plat.jsDev.Call("destroy")
+	}
+}

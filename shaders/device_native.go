@@ -86,7 +86,8 @@ func New(o Options) (*Engine, error) {
 		RequiredLimits:   &wgpu.RequiredLimits{Limits: req},
 		// No DeviceLostCallback: cogentcore/webgpu v0.23.0 passes a Go
 		// pointer to C for it, which the cgo checker rejects. Natively a
-		// lost device surfaces as a failed map or submit instead.
+		// lost device is caught by the probe before every submit
+		// (lost_native.go).
 	})
 	if err != nil {
 		return nil, fmt.Errorf("shaders: requesting a device from %s: %w", describe(info), err)
@@ -212,10 +213,10 @@ func (p *platform) mapRead(e *Engine, b *wgpu.Buffer, size uint64) ([]byte, erro
 		return nil, err
 	}
 	for !done {
-		e.dev.Poll(true, nil)
-		if err := p.lost(); err != nil {
+		if err := p.lost(); err != nil { // never poll a lost device: wgpu-native would abort
 			return nil, err
 		}
+		e.dev.Poll(true, nil)
 	}
 	if status != wgpu.BufferMapAsyncStatusSuccess {
 		return nil, fmt.Errorf("map failed: %v", status)

@@ -440,7 +440,7 @@ func (e *Engine) submit() {
 			e.fail(fmt.Errorf("shaders: finishing commands: %w", err))
 		} else if e.err == nil {
 			e.uni.flush(e)
-			e.queue.Submit(cmd)
+			e.plat.submit(e, cmd)
 			e.Submits++
 		}
 		if cmd != nil {

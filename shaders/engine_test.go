@@ -58,14 +58,21 @@ func check(t *testing.T, what string, got, want []float32, atol, rtol float64) {
 	for i := range got {
 		g, w := float64(got[i]), float64(want[i])
 		d := math.Abs(g - w)
-		if math.IsNaN(g) || math.IsInf(g, 0) {
+		// A NaN or ±Inf on either side fails: a reference that overflowed
+		// proves nothing.
+		nonFinite := math.IsNaN(g) || math.IsInf(g, 0) || math.IsNaN(w) || math.IsInf(w, 0)
+		if nonFinite {
 			d = math.Inf(1)
 		}
 		maxAbs = math.Max(maxAbs, d)
 		if w != 0 {
 			maxRel = math.Max(maxRel, d/math.Abs(w))
 		}
-		if ex := d - (atol + rtol*math.Abs(w)); ex > 0 {
+		ex := d - (atol + rtol*math.Abs(w))
+		if nonFinite {
+			ex = math.Inf(1)
+		}
+		if ex > 0 {
 			bad++
 			if worst < 0 || ex > worstExcess {
 				worst, worstExcess = i, ex
@@ -155,6 +162,55 @@ func TestSubmitEvery(t *testing.T) {
 // TestBindingLimitRefused: a tensor over the device's binding limit is
 // refused with an error naming the kernel and the tensor, and the engine
 // stays usable.
+func TestCheckFailsOnNonFinite(t *testing.T) {
+	for _, c := range []struct{ got, want float32 }{
+		{float32(math.NaN()), 1}, {1, float32(math.NaN())}, {float32(math.Inf(1)), float32(math.Inf(1))},
+	} {
+		ft := &testing.T{}
+		done := make(chan struct{})
+		go func() { defer close(done); check(ft, "nonfinite", []float32{c.got}, []float32{c.want}, 1, 1) }()
+		<-done
+		if !ft.Failed() {
+			t.Errorf("check(%g vs %g) passed", c.got, c.want)
+		}
+	}
+}
+
+// TestDeviceLoss: a device destroyed under the engine (as a driver reset
+// would) makes the next submit and read return a device-lost error instead
+// of crashing the process, stays lost, and a new engine works.
+func TestDeviceLoss(t *testing.T) {
+	e, err := shaders.New(shaders.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := e.Upload([]float32{1, 2, 3}, 3)
+	if _, err := e.Read(x); err != nil {
+		t.Fatal(err)
+	}
+	e.Destroy()
+	e.Add(x, x, x)
+	_, err = e.Read(x)
+	if err == nil || !strings.Contains(err.Error(), "lost") {
+		t.Fatalf("read after the device was destroyed: %v, want a device-lost error", err)
+	}
+	t.Logf("after destroy: %v", err)
+	e.Scale(x, x, 2)
+	if err := e.Sync(); err == nil || !strings.Contains(err.Error(), "lost") {
+		t.Fatalf("the loss did not stick: %v", err)
+	}
+	e2, err := shaders.New(shaders.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y := e2.Upload([]float32{1, 2, 3}, 3)
+	e2.Add(y, y, y)
+	v, err := e2.Read(y)
+	if err != nil || v[2] != 6 {
+		t.Fatalf("a new engine after the loss: %v %v", v, err)
+	}
+}
+
 func TestBindingLimitRefused(t *testing.T) {
 	defer func(v uint64) { eng.Limits.MaxBinding = v }(eng.Limits.MaxBinding)
 	x := eng.Upload(make([]float32, 4096), 4096).Named("big_activation")

@@ -50,6 +50,15 @@ func TestPlanMatMul(t *testing.T) {
 	if err := validMatMul("matmul_fast"); err == nil {
 		t.Error("an unknown variant name was accepted")
 	}
+	// Measured on an H100 (Vulkan): the 128-wide tiles ran 10× slower than
+	// 64×64 at every SVG-XL shape, so auto must not pick them there.
+	for _, s := range shapes[:4] {
+		l := minimum
+		l.MaxWGStorage = 32 << 10
+		if p := planMatMul(l, "NVIDIA H100 80GB HBM3 [discrete-gpu, vulkan]", "auto", s[0], s[1], s[2]); p.BM != 64 || p.BN != 64 {
+			t.Errorf("H100 %v: auto picked %v, want a 64×64 tile", s, p)
+		}
+	}
 	// What the rule picks for SVG-XL on an H200 (logged: the figures to compare with the ladder).
 	l := minimum
 	l.MaxWGStorage = 32 << 10

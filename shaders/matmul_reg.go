@@ -34,13 +34,16 @@ import (
 // on CPU drivers). Otherwise the register tile, K step and split (1, 2, 3,
 // 4, 6, 8, each split keeping ≥ 256 of K) that minimise a cost model
 // (regCost): the busiest compute unit's workgroups, run two at a time, × the
-// tile's work ÷ its efficiency (128×128 1.0, 128×64 0.85, 64×64 0.71: 22.3
-// vs 15.9 TFLOP/s measured on an H200, PLATFORM.md), plus the partial-sum
+// tile's work ÷ its efficiency, plus the partial-sum
 // traffic and the extra dispatch of a split. The compute-unit count is
 // guessed from the adapter's name (WebGPU does not tell). Only tiles whose
 // two stages fit maxComputeWorkgroupStorageSize are considered
 // (2·TK·(BM+BN)·4 bytes: 128×128 needs 16 KiB at TK 8, 32 KiB at TK 16); all
-// use 256 invocations. $NOVAE_MATMUL (or Engine.SetMatMul) overrides the
+// use 256 invocations. The efficiencies are novae's own kernels measured on
+// an H100 through Vulkan (tools/bench -kernel ladder): 64×64 ran at 18–20
+// TFLOP/s at SVG-XL's shapes, the 128-wide tiles at 1.5–1.7 (their 8×4, 4×8
+// and 8×8 accumulators per thread spill on NVIDIA's compiler), so auto
+// picks 64×64 there; the wide tiles stay in the ladder for other GPUs. $NOVAE_MATMUL (or Engine.SetMatMul) overrides the
 // choice with a ladder name.
 
 // MatMulPlan is how one MatMul runs.
@@ -132,7 +135,7 @@ func computeUnits(adapter string) int {
 
 // Cost model constants (a big discrete GPU; only ratios matter for the choice).
 const (
-	fmaPerCU   = 84e9 // FMA/s of one compute unit running two 128×128 workgroups (22.3 TFLOP/s / 132 SMs / 2, PLATFORM.md)
+	fmaPerCU   = 72e9 // FMA/s of one compute unit running two 64×64 workgroups (19 TFLOP/s on an H100 / 132 SMs / 2)
 	aloneEff   = 0.6  // a workgroup alone on a compute unit (8 warps hide latency poorly) runs at 0.6 of the pair's rate
 	memBW      = 3e12 // B/s for the split-K partial sums
 	dispatchS  = 5e-6 // one extra dispatch (the reduce)
@@ -142,11 +145,11 @@ const (
 func tileEff(bm, bn int) float64 {
 	switch bm * bn {
 	case 128 * 128:
-		return 1.0
+		return 0.085 // 1.6 vs 19 TFLOP/s (H100, qkv and fc2 shapes)
 	case 128 * 64:
-		return 0.85
+		return 0.09
 	}
-	return 0.71
+	return 1.0
 }
 
 // regCost estimates seconds for a matmul_reg plan: the busiest compute unit

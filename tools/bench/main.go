@@ -132,12 +132,12 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	defaultVariant := eng.MatMulVariant() // $NOVAE_MATMUL or auto, before the checks below set others
 	for _, v := range variants {
 		if err := eng.SetMatMul(v); err != nil {
 			fatal(fmt.Errorf("-kernel: %w", err))
 		}
 	}
-	defaultVariant := eng.MatMulVariant() // $NOVAE_MATMUL or auto
 	cpu := strings.Contains(eng.Adapter, "[cpu,")
 	if !smallSet {
 		*small = cpu

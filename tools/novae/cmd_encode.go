@@ -52,13 +52,23 @@ autoencoder does, so encoding images together or one by one differs slightly.`,
 	})
 	register(&command{
 		Name:    "reconstruct",
-		Args:    "IMAGE...",
+		Args:    "IMAGE... | -latent FILE",
 		Summary: "encode images and decode them again (autoencoder round trip) into a PNG grid",
+		Help: `-latent FILE decodes the latents novae encode wrote instead (no encoders needed):
+image → encode → latent.safetensors → reconstruct -latent → PNG gives the same
+pixels as reconstruct of the same images on the same backend.`,
 		Flags: func(fs *flag.FlagSet) func([]string, io.Writer) error {
 			var rt runtimeFlags
 			rt.add(fs)
 			out := fs.String("out", "reconstruction.png", "output PNG grid")
+			latent := fs.String("latent", "", "decode the tensor \"latent\" of this `file` (written by novae encode) instead of images")
 			return func(args []string, stdout io.Writer) error {
+				if *latent != "" {
+					if len(args) > 0 {
+						return usagef("give images or -latent, not both")
+					}
+					return decodeLatent(&rt, *latent, *out, stdout)
+				}
 				m, b, z, n, closeFn, err := encodeImages(&rt, args)
 				if err != nil {
 					return err
@@ -107,4 +117,64 @@ func encodeImages(rt *runtimeFlags, paths []string) (*model.SVG, model.Backend, 
 		return nil, nil, nil, 0, nil, err
 	}
 	return m, b, z, n, func() { f.Close() }, nil
+}
+
+// maxLatents bounds the batch a latent file may ask to decode (as -batch
+// bounds sample's), so a hostile header cannot make us allocate without end.
+const maxLatents = 256
+
+// decodeLatent decodes the latents of an encode output file into a PNG grid.
+func decodeLatent(rt *runtimeFlags, path, out string, stdout io.Writer) error {
+	b, err := rt.backend()
+	if err != nil {
+		return err
+	}
+	m, f, err := rt.open(b, false)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	v, n, err := readLatent(path, m.Cfg)
+	if err != nil {
+		return err
+	}
+	cfg := m.Cfg
+	z := b.Upload(v, n, cfg.DiT.Grid*cfg.DiT.Grid, cfg.DiT.InChannels)
+	px, err := b.ToRGBA8(m.Decode(b, z, n), n, cfg.Image, cfg.Image)
+	if err != nil {
+		return err
+	}
+	if err := writeGrid(out, px, n, cfg.Image, 0); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d images decoded from %s\n", out, n, path)
+	return nil
+}
+
+// readLatent reads the tensor "latent" [N,T,C] of an encode output and
+// checks it against the model: T tokens of C channels, normalised space.
+func readLatent(path string, cfg model.Config) ([]float32, int, error) {
+	f, err := weights.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	info, ok := f.Info("latent")
+	if !ok {
+		return nil, 0, fmt.Errorf("%s: no tensor \"latent\" (write one with novae encode)", path)
+	}
+	if sp, ok := f.Metadata()["space"]; ok && sp != "normalised" {
+		return nil, 0, fmt.Errorf("%s: latent in %q space; reconstruct decodes the normalised latents novae encode writes", path, sp)
+	}
+	T, C := cfg.DiT.Grid*cfg.DiT.Grid, cfg.DiT.InChannels
+	s := info.Shape
+	if len(s) != 3 || s[1] != T || s[2] != C || s[0] < 1 || s[0] > maxLatents {
+		return nil, 0, fmt.Errorf("%s: latent %v does not fit model %q: want [N,%d,%d] (%d tokens of %d channels, 1 ≤ N ≤ %d)",
+			path, s, cfg.Name, T, C, T, C, maxLatents)
+	}
+	v, err := f.F32("latent")
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, s[0], nil
 }

@@ -518,49 +518,130 @@ $("copy-snippet").addEventListener("click", () => navigator.clipboard?.writeText
 
 // ---- encode, img2img, interpolation of encoded images ----
 
-// Uploaded pictures are untrusted: their size is read from the header first
-// and anything over these limits is refused before it is decoded (a
-// 10,000×10,000 PNG would need 400 MB decoded); the rest is decoded by the
-// browser off the main thread, already scaled down (createImageBitmap with
-// resize options), so the page never holds the full-size pixels.
-export const IMAGE_LIMITS = { pixels: 40e6, side: 16384, unknownBytes: 8 << 20 };
+// Uploaded pictures are untrusted: their size is read from the file before
+// anything decodes it, and a file whose size cannot be read is not decoded
+// at all (a 10,000×10,000 image needs 400 MB decoded, whatever its size on
+// disk). Only PNG, JPEG, GIF, WebP and BMP are taken: their headers give the
+// size the browser's decoder will use. Anything over these limits is
+// refused; the rest is decoded by the browser off the main thread, already
+// scaled down (createImageBitmap with resize options), so the page never
+// holds the full-size pixels.
+export const IMAGE_LIMITS = { pixels: 40e6, side: 16384 };
+const FORMATS = "PNG, JPEG, GIF, WebP or BMP";
 
-// imageInfo reads an image's format, size and EXIF orientation from its
-// first bytes without decoding it: {type, w, h, orientation} (w, h as
-// stored, before orientation), or {type: ""} when the format is not one of
-// PNG, JPEG, GIF, WebP, BMP.
-export function imageInfo(b) {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const n = b.byteLength;
-  const has = (o, s) => o + s.length <= n && [...s].every((c, i) => b[o + i] === c.charCodeAt(0));
-  const u16 = (o, le) => (o + 2 <= n ? dv.getUint16(o, le) : 0);
-  const u32 = (o, le) => (o + 4 <= n ? dv.getUint32(o, le) : 0);
-  const u24 = (o) => (o + 3 <= n ? b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) : 0); // little-endian
-  if (has(0, "\x89PNG\r\n\x1a\n") && has(12, "IHDR")) return { type: "png", w: u32(16), h: u32(20), orientation: 1 };
-  if (has(0, "GIF8")) return { type: "gif", w: u16(6, true), h: u16(8, true), orientation: 1 };
-  if (has(0, "BM") && n >= 26) return { type: "bmp", w: Math.abs(dv.getInt32(18, true)), h: Math.abs(dv.getInt32(22, true)), orientation: 1 };
-  if (has(0, "RIFF") && has(8, "WEBP")) {
-    if (has(12, "VP8 ")) return { type: "webp", w: u16(26, true) & 0x3fff, h: u16(28, true) & 0x3fff, orientation: 1 };
-    if (has(12, "VP8L")) { const v = u32(21, true); return { type: "webp", w: (v & 0x3fff) + 1, h: ((v >>> 14) & 0x3fff) + 1, orientation: 1 }; }
-    if (has(12, "VP8X")) return { type: "webp", w: 1 + u24(24), h: 1 + u24(27), orientation: 1 };
-    return { type: "" };
+// Bytes is a window onto a file for the header readers: they ask for byte
+// ranges and only those parts are read, 256 KiB at a time, so a marker deep
+// in a large file is found without reading the file into memory.
+class Bytes {
+  constructor(blob) { this.blob = blob; this.size = blob.size; this.base = 0; this.b = new Uint8Array(0); this.dv = new DataView(this.b.buffer); }
+  has(o, n) { return o >= this.base && o + n <= this.base + this.b.length; }
+  // need makes o..o+n readable; false when the file ends first.
+  async need(o, n) {
+    if (this.has(o, n)) return true;
+    if (o < 0 || o + n > this.size) return false;
+    const buf = await this.blob.slice(o, o + Math.max(n, 256 << 10)).arrayBuffer();
+    this.b = new Uint8Array(buf); this.dv = new DataView(buf); this.base = o;
+    return this.has(o, n);
   }
-  if (b[0] === 0xff && b[1] === 0xd8) {
-    let orientation = 1;
-    for (let i = 2; i + 9 < n;) {
-      if (b[i] !== 0xff) return { type: "jpeg", w: 0, h: 0, orientation }; // lost sync: size unknown
-      const m = b[i + 1];
-      if (m === 0xff) { i++; continue; }
-      if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) { i += 2; continue; }
-      const len = u16(i + 2);
-      if (m === 0xe1 && has(i + 4, "Exif\0\0")) orientation = exifOrientation(dv, i + 10, Math.min(n, i + 2 + len)) || orientation;
-      if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { type: "jpeg", w: u16(i + 7), h: u16(i + 5), orientation };
-      if (m === 0xd9 || m === 0xda) break;
-      i += 2 + len;
+  u8(o) { return this.b[o - this.base]; }
+  u16(o, le) { return this.dv.getUint16(o - this.base, le); }
+  u32(o, le) { return this.dv.getUint32(o - this.base, le); }
+  i32(o, le) { return this.dv.getInt32(o - this.base, le); }
+  u24le(o) { return this.u8(o) | (this.u8(o + 1) << 8) | (this.u8(o + 2) << 16); }
+  is(o, s) { return this.has(o, s.length) && [...s].every((c, i) => this.u8(o + i) === c.charCodeAt(0)); }
+  // find returns the offset of the next byte v at or after o, or -1.
+  async find(o, v) {
+    for (; await this.need(o, 1); o = this.base + this.b.length) {
+      const k = this.b.indexOf(v, o - this.base);
+      if (k >= 0) return this.base + k;
     }
-    return { type: "jpeg", w: 0, h: 0, orientation };
+    return -1;
   }
+}
+
+// imageInfo reads an image's format, size and EXIF orientation from a File,
+// Blob or bytes without decoding it: {type, w, h, orientation} (w, h as
+// stored, before orientation). type is "" when the file is not one of PNG,
+// JPEG, GIF, WebP, BMP; w = h = 0 when it is but its size cannot be read
+// (why says what is missing).
+export async function imageInfo(src) {
+  const r = new Bytes(src instanceof Blob ? src : new Blob([src]));
+  await r.need(0, Math.min(r.size, 32));
+  const size = (type, w, h, orientation = 1) => ({ type, w, h, orientation });
+  const unread = (type, why, orientation = 1) => ({ type, w: 0, h: 0, orientation, why });
+  if (r.is(0, "\x89PNG\r\n\x1a\n")) return r.is(12, "IHDR") && r.has(16, 8) ? size("png", r.u32(16), r.u32(20)) : unread("png", "no IHDR chunk first");
+  if (r.is(0, "GIF8")) return gifInfo(r);
+  if (r.is(0, "BM")) {
+    if (!(await r.need(0, 26))) return unread("bmp", "the header is cut short");
+    // A 12-byte OS/2 header has 16-bit sizes; the others signed 32-bit (negative: top-down).
+    return r.u32(14, true) === 12 ? size("bmp", r.u16(18, true), r.u16(20, true)) : size("bmp", Math.abs(r.i32(18, true)), Math.abs(r.i32(22, true)));
+  }
+  if (r.is(0, "RIFF") && r.is(8, "WEBP")) {
+    const cut = unread("webp", "the header is cut short");
+    if (!(await r.need(12, 8))) return cut;
+    if (r.is(12, "VP8 ")) return (await r.need(26, 4)) ? size("webp", r.u16(26, true) & 0x3fff, r.u16(28, true) & 0x3fff) : cut;
+    if (r.is(12, "VP8L")) { if (!(await r.need(21, 4))) return cut; const v = r.u32(21, true); return size("webp", (v & 0x3fff) + 1, ((v >>> 14) & 0x3fff) + 1); }
+    if (r.is(12, "VP8X")) return (await r.need(24, 6)) ? size("webp", 1 + r.u24le(24), 1 + r.u24le(27)) : cut;
+    return unread("webp", "no VP8, VP8L or VP8X chunk first");
+  }
+  if (r.has(0, 2) && r.u8(0) === 0xff && r.u8(1) === 0xd8) return jpegInfo(r);
   return { type: "" };
+}
+
+// jpegInfo walks the JPEG's markers, segment by segment, to the frame header
+// (SOFn), wherever it is: APPn segments of EXIF, XMP or ICC data may come
+// before it in any amount. Bytes between segments are skipped as decoders
+// skip them.
+async function jpegInfo(r) {
+  let orientation = 1;
+  for (let i = 2; ;) {
+    if (!(await r.need(i, 2))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
+    if (r.u8(i) !== 0xff) {
+      i = await r.find(i, 0xff);
+      if (i < 0) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
+      continue;
+    }
+    const m = r.u8(i + 1);
+    if (m === 0xff) { i++; continue; } // fill byte
+    if (m === 0x00 || m === 0x01 || m === 0xd8 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // no segment
+    if (m === 0xd9 || m === 0xda) return { type: "jpeg", w: 0, h: 0, orientation, why: "no frame header before the image data" };
+    if (!(await r.need(i, 4))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
+    const len = r.u16(i + 2);
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (!(await r.need(i, 9))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the frame header is cut short" };
+      return { type: "jpeg", w: r.u16(i + 7), h: r.u16(i + 5), orientation };
+    }
+    if (m === 0xe1 && len >= 16 && (await r.need(i, 2 + len)) && r.is(i + 4, "Exif\0\0")) {
+      orientation = exifOrientation(new DataView(r.b.buffer, i - r.base, 2 + len), 10, 2 + len) || orientation;
+    }
+    i += 2 + len;
+  }
+}
+
+// gifInfo: the logical screen, grown to the first frame where that is
+// larger (decoders do the same).
+async function gifInfo(r) {
+  if (!(await r.need(0, 13))) return { type: "gif", w: 0, h: 0, orientation: 1, why: "the header is cut short" };
+  let w = r.u16(6, true), h = r.u16(8, true);
+  const flags = r.u8(10);
+  let o = 13 + (flags & 0x80 ? 3 << ((flags & 7) + 1) : 0); // after the global colour table
+  while (await r.need(o, 1)) {
+    const k = r.u8(o);
+    if (k === 0x2c) { // image descriptor: left, top, width, height
+      if (await r.need(o, 9)) {
+        w = Math.max(w, r.u16(o + 1, true) + r.u16(o + 5, true));
+        h = Math.max(h, r.u16(o + 3, true) + r.u16(o + 7, true));
+      }
+      break;
+    }
+    if (k !== 0x21) break; // the trailer, or not a GIF block
+    for (o += 2; await r.need(o, 1);) { // an extension's data sub-blocks
+      const n = r.u8(o);
+      o += 1 + n;
+      if (n === 0) break;
+    }
+  }
+  return { type: "gif", w, h, orientation: 1 };
 }
 
 // exifOrientation reads tag 0x0112 of IFD0 in the TIFF block at t..end.
@@ -585,17 +666,19 @@ function exifOrientation(dv, t, end) {
 // encode does). Errors name the file and say what is wrong with it.
 export async function imageRGBA(file, S) {
   const name = `“${String(file.name ?? "the image").slice(0, 80)}”`;
-  const info = imageInfo(new Uint8Array(await file.slice(0, 256 << 10).arrayBuffer()));
-  if (!info.type && file.size > IMAGE_LIMITS.unknownBytes) {
-    throw new Error(`${name} is not a PNG, JPEG, GIF, WebP or BMP image`);
+  const info = await imageInfo(file);
+  if (!info.type) throw new Error(`${name} is not a ${FORMATS} image: only these are opened, since their size can be checked before decoding`);
+  const T = { png: "PNG", jpeg: "JPEG", gif: "GIF", webp: "WebP", bmp: "BMP" }[info.type];
+  if (!(info.w > 0 && info.h > 0)) {
+    throw new Error(`${name}: the size of this ${T} image cannot be read (${info.why ?? `it says ${info.w}×${info.h} pixels`}), so it is not decoded: the file is corrupt or cut short`);
   }
   let w = info.w, h = info.h;
   if (info.orientation >= 5) [w, h] = [h, w]; // rotated a quarter turn
   if (w * h > IMAGE_LIMITS.pixels || Math.max(w, h) > IMAGE_LIMITS.side) {
-    throw new Error(`${name} is ${info.w}×${info.h} pixels (${(info.w * info.h / 1e6).toFixed(0)} megapixels): images up to ${IMAGE_LIMITS.pixels / 1e6} megapixels are taken; scale it down first`);
+    throw new Error(`${name} is ${info.w}×${info.h} pixels (${(info.w * info.h / 1e6).toFixed(0)} megapixels): images up to ${IMAGE_LIMITS.pixels / 1e6} megapixels and ${IMAGE_LIMITS.side} pixels a side are taken; scale it down first`);
   }
   const opts = { imageOrientation: "from-image", premultiplyAlpha: "premultiply" };
-  if (w > 0 && h > 0 && Math.min(w, h) > 2 * S) { // decode straight to about 2S on the short side
+  if (Math.min(w, h) > 2 * S) { // decode straight to about 2S on the short side
     const k = (2 * S) / Math.min(w, h);
     Object.assign(opts, { resizeWidth: Math.max(1, Math.round(w * k)), resizeHeight: Math.max(1, Math.round(h * k)), resizeQuality: "high" });
   }
@@ -603,9 +686,7 @@ export async function imageRGBA(file, S) {
   try {
     bmp = await createImageBitmap(file, opts);
   } catch (e) {
-    throw new Error(info.type
-      ? `${name} could not be decoded: the ${info.type.toUpperCase()} file is corrupt or cut short`
-      : `${name} is not an image this browser can read (${e.message ?? e})`);
+    throw new Error(`${name} could not be decoded: the ${T} file is corrupt or cut short`);
   }
   try {
     if (bmp.width * bmp.height > IMAGE_LIMITS.pixels) throw new Error(`${name} is ${bmp.width}×${bmp.height} pixels: too large`);

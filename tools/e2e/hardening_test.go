@@ -723,15 +723,18 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 		}
 	})
 
-	// Uploaded images: not an image, a corrupt PNG, a 10,000×10,000 PNG
-	// (refused from its header, the page stays responsive), a 6-megapixel
-	// JPEG (decoded scaled down, off the main thread), transparency (on
-	// white) and EXIF orientation.
+	// Uploaded images: not an image, formats whose size cannot be checked
+	// before decoding, a corrupt PNG, a JPEG without a frame header, huge
+	// images in every format taken (10,000×10,000 by their headers; a GIF
+	// whose first frame outgrows its screen; a JPEG whose frame header comes
+	// after 300 KiB of APPn data), each refused from its header with the
+	// reason and the page responsive; a 6-megapixel JPEG, also behind 300
+	// KiB of APPn data (decoded scaled down, off the main thread),
+	// transparency (on white) and EXIF orientation.
 	t.Run("uploads", func(t *testing.T) {
 		ctx := browser(t, false)
 		navigate(t, ctx, base)
 		waitState(t, ctx, "document", long, "", "ready")
-		eval[bool](t, ctx, `(document.getElementById("encode").open = true, true)`)
 		dir := t.TempDir()
 		write := func(name string, b []byte) string {
 			p := filepath.Join(dir, name)
@@ -740,34 +743,25 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 			}
 			return p
 		}
-		// A heartbeat on the main thread: its longest gap while a file is handled.
-		eval[bool](t, ctx, `(() => { let last = performance.now(); window.maxGap = 0;
-			setInterval(() => { const n = performance.now(); window.maxGap = Math.max(window.maxGap, n - last); last = n; }, 20); return true; })()`)
-		upload := func(path string) status {
-			t.Helper()
-			done := eval[int](t, ctx, `+document.getElementById("status").dataset.done`)
-			eval[bool](t, ctx, `(window.maxGap = 0, true)`)
-			if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
-				chromedp.Click(chromedp.ID("encode-go"))); err != nil {
-				t.Fatal(err)
-			}
-			st, err := chromedp.Run(ctx, chromedp.Poll[status](fmt.Sprintf(`(() => { const s = document.getElementById("status");
-				const st = {state: s.dataset.state, text: s.textContent, done: +s.dataset.done};
-				return st.state === "error" || (st.state === "done" && st.done > %d) ? st : false; })()`, done),
-				chromedp.WithPollingTimeout(long), chromedp.WithPollingInterval(50*time.Millisecond)))
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			return st
-		}
+		upload := func(path string) status { t.Helper(); return uploadFile(t, ctx, path) }
+		const pad = 300 << 10 // APPn data before the frame header: more than the 256 KiB first read
 		for _, c := range []struct {
 			name string
 			data []byte
 			want []string
 		}{
-			{"notes.txt", []byte("hello, this is not a picture\n"), []string{"notes.txt", "not an image this browser can read"}},
+			{"notes.txt", []byte("hello, this is not a picture\n"), []string{"notes.txt", "is not a PNG, JPEG, GIF, WebP or BMP image"}},
+			{"photo.avif", fakeISOBMFF("avif"), []string{"photo.avif", "is not a PNG, JPEG, GIF, WebP or BMP image", "size can be checked before decoding"}},
 			{"corrupt.png", corruptPNG(t), []string{"corrupt.png", "could not be decoded", "PNG file is corrupt"}},
+			{"nosof.jpg", []byte{0xff, 0xd8, 0xff, 0xda, 0, 2, 0xff, 0xd9}, []string{"nosof.jpg", "size of this JPEG image cannot be read (no frame header before the image data)", "not decoded"}},
 			{"huge.png", hugePNG(t, 10000, 10000), []string{"huge.png", "10000×10000 pixels (100 megapixels)", "up to 40 megapixels"}},
+			{"huge.gif", fakeGIF(10000, 10000, 10000, 10000), []string{"huge.gif", "10000×10000 pixels (100 megapixels)", "up to 40 megapixels"}},
+			{"huge-frame.gif", fakeGIF(64, 64, 10000, 10000), []string{"huge-frame.gif", "10000×10000 pixels (100 megapixels)"}},
+			{"huge.webp", fakeWebP("VP8X", 10000, 10000), []string{"huge.webp", "10000×10000 pixels (100 megapixels)"}},
+			{"huge-lossless.webp", fakeWebP("VP8L", 10000, 10000), []string{"huge-lossless.webp", "10000×10000 pixels (100 megapixels)"}},
+			{"huge.bmp", fakeBMP(10000, 10000), []string{"huge.bmp", "10000×10000 pixels (100 megapixels)"}},
+			{"wide.bmp", fakeBMP(20000, 100), []string{"wide.bmp", "20000×100 pixels", "16384 pixels a side"}},
+			{"late-sof.jpg", jpegSize(t, padJPEG(t, bigJPEG(t, 16, 16), pad), 10000, 10000), []string{"late-sof.jpg", "10000×10000 pixels (100 megapixels)"}},
 		} {
 			st := upload(write(c.name, c.data))
 			if st.State != "error" {
@@ -784,14 +778,21 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 			t.Logf("%s: %s", c.name, st.Text)
 		}
 
-		big := write("big.jpg", bigJPEG(t, 3000, 2000))
+		big := write("big.jpg", padJPEG(t, bigJPEG(t, 3000, 2000), pad))
 		if st := upload(big); st.State != "done" {
 			t.Errorf("a 6-megapixel JPEG: %s", st.Text)
 		}
 		gap := eval[float64](t, ctx, `window.maxGap`)
-		t.Logf("6-megapixel JPEG encoded; longest main-thread gap %.0f ms", gap)
+		t.Logf("6-megapixel JPEG (frame header after %d KiB) encoded; longest main-thread gap %.0f ms", pad>>10, gap)
 		if gap > 1000 {
 			t.Errorf("the 6-megapixel JPEG stalled the main thread for %.0f ms", gap)
+		}
+		// Its size was read from the header (so it was decoded scaled down).
+		if info, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](`(async () => { const { imageInfo } = await import("./app.js");
+			const i = await imageInfo(document.getElementById("file").files[0]); return [i.type, i.w, i.h]; })()`, chromedp.EvalAwaitPromise)); err != nil {
+			t.Fatal(err)
+		} else if got := fmt.Sprint(info); got != "[jpeg 3000 2000]" {
+			t.Errorf("imageInfo of the JPEG with its frame header after %d KiB: %s", pad>>10, got)
 		}
 
 		// Transparency: the left half is transparent red, the right opaque
@@ -821,22 +822,48 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 			t.Errorf("EXIF orientation not applied: top %v, bottom %v (want red above blue)", top, bottom)
 		}
 
-		// The header reader on the other formats it knows.
+		// The header reader on a few more headers.
 		info, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](`(async () => { const { imageInfo } = await import("./app.js"); const B = (a) => new Uint8Array(a);
 			const le16 = (v) => [v & 255, v >> 8], le32 = (v) => [v & 255, (v >> 8) & 255, (v >> 16) & 255, v >>> 24];
-			return [
+			return (await Promise.all([
 			  imageInfo(B([..."GIF89a"].map((c) => c.charCodeAt(0)).concat(le16(300), le16(200), 0, 0, 0))),
 			  imageInfo(B([66, 77, ...new Array(16).fill(0), ...le32(640), ...le32(-480 >>> 0), 0, 0])),
+			  imageInfo(B([66, 77, ...new Array(12).fill(0), ...le32(12), ...le16(320), ...le16(240), 1, 0, 24, 0])),
 			  imageInfo(B([..."RIFF\0\0\0\0WEBPVP8X"].map((c) => c.charCodeAt(0)).concat(0, 0, 0, 0, 0, 0, 0, 0, ...le32(9999).slice(0, 3), ...le32(4999).slice(0, 3)))),
+			  imageInfo(B([255, 216, 0, 0, 255, 255, 255, 192, 0, 17, 8, 1, 44, 2, 88, 3])), // junk and fill bytes before SOF0: 600×300
 			  imageInfo(B([1, 2, 3, 4, 5, 6, 7, 8])),
-			].map((i) => [i.type, i.w ?? 0, i.h ?? 0]); })()`, chromedp.EvalAwaitPromise))
+			])).map((i) => [i.type, i.w ?? 0, i.h ?? 0]); })()`, chromedp.EvalAwaitPromise))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := fmt.Sprint(info); got != "[[gif 300 200] [bmp 640 480] [webp 10000 5000] [ 0 0]]" {
+		if got := fmt.Sprint(info); got != "[[gif 300 200] [bmp 640 480] [bmp 320 240] [webp 10000 5000] [jpeg 600 300] [ 0 0]]" {
 			t.Errorf("imageInfo: %s", got)
 		}
 	})
+}
+
+// uploadFile opens the page's encode panel, gives it the file and presses
+// Encode; it returns the status once the page has refused the file or
+// encoded it. window.maxGap then holds the longest the main thread went
+// without running a 20 ms timer meanwhile.
+func uploadFile(t testing.TB, ctx context.Context, path string) status {
+	t.Helper()
+	eval[bool](t, ctx, `(() => { document.getElementById("encode").open = true;
+		if (!window.heartbeat) { let last = performance.now(); window.heartbeat = setInterval(() => { const n = performance.now(); window.maxGap = Math.max(window.maxGap, n - last); last = n; }, 20); }
+		window.maxGap = 0; return true; })()`)
+	done := eval[int](t, ctx, `+document.getElementById("status").dataset.done`)
+	if err := chromedp.Do(ctx, chromedp.SetUploadFiles(chromedp.ID("file"), []string{path}),
+		chromedp.Click(chromedp.ID("encode-go"))); err != nil {
+		t.Fatal(err)
+	}
+	st, err := chromedp.Run(ctx, chromedp.Poll[status](fmt.Sprintf(`(() => { const s = document.getElementById("status");
+		const st = {state: s.dataset.state, text: s.textContent, done: +s.dataset.done};
+		return st.state === "error" || (st.state === "done" && st.done > %d) ? st : false; })()`, done),
+		chromedp.WithPollingTimeout(4*time.Minute), chromedp.WithPollingInterval(50*time.Millisecond)))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return st
 }
 
 func mustJSON(v any) string {
@@ -939,4 +966,89 @@ func exifJPEG(t testing.TB, w, h int, orientation uint16) []byte {
 	seg := append([]byte("Exif\x00\x00"), tiff...)
 	app1 := append([]byte{0xff, 0xe1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
 	return append(append(append([]byte{}, j[:2]...), app1...), j[2:]...)
+}
+
+// ---- headers of huge images (the pixel data is left out: only the header
+// is read before such a file is refused) ----
+
+func le16(v int) []byte { return []byte{byte(v), byte(v >> 8)} }
+func le32(v int) []byte { return []byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)} }
+
+// fakeGIF: a logical screen of sw×sh, a comment, and a first frame of fw×fh
+// whose data is one LZW clear code and the end code.
+func fakeGIF(sw, sh, fw, fh int) []byte {
+	b := append([]byte("GIF89a"), le16(sw)...)
+	b = append(b, le16(sh)...)
+	b = append(b, 0x80, 0, 0, 0, 0, 0, 255, 255, 255) // a global colour table of two
+	b = append(b, 0x21, 0xfe, 5, 'h', 'e', 'l', 'l', 'o', 0)
+	b = append(b, 0x2c, 0, 0, 0, 0)
+	b = append(b, le16(fw)...)
+	b = append(b, le16(fh)...)
+	return append(b, 0, 2, 1, 0x2c, 0, 0x3b)
+}
+
+// fakeWebP: a RIFF WebP whose first chunk (VP8X or VP8L) gives w×h.
+func fakeWebP(kind string, w, h int) []byte {
+	var body []byte
+	switch kind {
+	case "VP8X":
+		body = []byte{0, 0, 0, 0, byte(w - 1), byte((w - 1) >> 8), byte((w - 1) >> 16), byte(h - 1), byte((h - 1) >> 8), byte((h - 1) >> 16)}
+	case "VP8L":
+		body = append([]byte{0x2f}, le32((w-1)|(h-1)<<14)...)
+	}
+	chunk := append(append([]byte(kind), le32(len(body))...), body...)
+	if len(body)%2 == 1 {
+		chunk = append(chunk, 0)
+	}
+	return append(append([]byte("RIFF"), le32(4+len(chunk))...), append([]byte("WEBP"), chunk...)...)
+}
+
+// fakeBMP: a 24-bit BITMAPINFOHEADER of w×h (bottom-up) and no pixels.
+func fakeBMP(w, h int) []byte {
+	b := append([]byte("BM"), le32(54+3*w*h)...)
+	b = append(b, 0, 0, 0, 0)
+	b = append(b, le32(54)...)
+	b = append(b, le32(40)...)
+	b = append(b, le32(w)...)
+	b = append(b, le32(h)...)
+	b = append(b, 1, 0, 24, 0)
+	return append(b, make([]byte, 24)...)
+}
+
+// fakeISOBMFF: an ftyp box of the brand (AVIF, HEIC…) and an empty meta.
+func fakeISOBMFF(brand string) []byte {
+	b := append([]byte{0, 0, 0, 24}, "ftyp"+brand+"\x00\x00\x00\x00mif1"+brand...)
+	return append(b, 0, 0, 0, 12, 'm', 'e', 't', 'a', 0, 0, 0, 0)
+}
+
+// padJPEG puts APP2 segments of n bytes in all after a JPEG's SOI, so its
+// frame header comes that much later.
+func padJPEG(t testing.TB, j []byte, n int) []byte {
+	t.Helper()
+	if j[0] != 0xff || j[1] != 0xd8 {
+		t.Fatal("not a JPEG")
+	}
+	out := append([]byte{}, j[:2]...)
+	for n > 0 {
+		k := min(n, 65533-4)
+		out = append(out, 0xff, 0xe2, byte((k+2)>>8), byte(k+2))
+		out = append(out, make([]byte, k)...)
+		n -= k + 4
+	}
+	return append(out, j[2:]...)
+}
+
+// jpegSize rewrites the size in a JPEG's frame header (its pixel data stays
+// that of the smaller image).
+func jpegSize(t testing.TB, j []byte, w, h int) []byte {
+	t.Helper()
+	j = append([]byte{}, j...)
+	for i := 2; i+9 <= len(j) && j[i] == 0xff; i += 2 + (int(j[i+2])<<8 | int(j[i+3])) {
+		if m := j[i+1]; m == 0xc0 || m == 0xc1 || m == 0xc2 {
+			j[i+5], j[i+6], j[i+7], j[i+8] = byte(h>>8), byte(h), byte(w>>8), byte(w)
+			return j
+		}
+	}
+	t.Fatal("no frame header")
+	return nil
 }

@@ -49,7 +49,8 @@ test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPickle$$' -fuzztime $(FUZZTIME) ./model/pt
 
 # make bench: per-kernel figures at SVG-XL shapes (not part of make test).
-# The same benchmark builds as a static binary for a GPU machine:
+# The same benchmark builds as one self-contained binary for a GPU machine (Go and wgpu-native
+# linked in; it needs only glibc and a Vulkan loader there, no Go):
 #   make bench-binary && scp build/novae-bench gpu: && ./novae-bench
 bench: setup
 	$(GO) run ./tools/bench

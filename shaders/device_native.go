@@ -137,22 +137,41 @@ func describe(i wgpu.AdapterInfo) string {
 }
 
 func pickAdapter(as []*wgpu.Adapter, want string) (*wgpu.Adapter, error) {
-	if len(as) == 0 {
-		return nil, errors.New("shaders: no WebGPU adapter found (on Linux without a GPU install mesa-vulkan-drivers)")
+	infos := make([]wgpu.AdapterInfo, len(as))
+	for i, a := range as {
+		infos[i] = a.GetInfo()
 	}
-	rank := func(t wgpu.AdapterType) int {
-		switch t {
+	i, err := pickInfo(infos, want)
+	if err != nil {
+		return nil, err
+	}
+	return as[i], nil
+}
+
+// pickInfo is pickAdapter's rule over the adapters' descriptions: those
+// matching want ("" any, "cpu" CPU adapters only, else a case-insensitive
+// substring of the description), best first: discrete, integrated, then
+// the rest; among equals Vulkan, closest to what browsers use.
+func pickInfo(infos []wgpu.AdapterInfo, want string) (int, error) {
+	if len(infos) == 0 {
+		return -1, errors.New("shaders: no WebGPU adapter found (on Linux without a GPU install mesa-vulkan-drivers)")
+	}
+	rank := func(i wgpu.AdapterInfo) int {
+		r := 6
+		switch i.AdapterType {
 		case wgpu.AdapterTypeDiscreteGPU:
-			return 0
+			r = 0
 		case wgpu.AdapterTypeIntegratedGPU:
-			return 1
+			r = 2
 		}
-		return 3
+		if i.BackendType != wgpu.BackendTypeVulkan {
+			r++
+		}
+		return r
 	}
-	var best *wgpu.Adapter
+	best := -1
 	var names []string
-	for _, a := range as {
-		i := a.GetInfo()
+	for n, i := range infos {
 		d := describe(i)
 		names = append(names, d)
 		switch {
@@ -164,15 +183,12 @@ func pickAdapter(as []*wgpu.Adapter, want string) (*wgpu.Adapter, error) {
 		case !strings.Contains(strings.ToLower(d), strings.ToLower(want)):
 			continue
 		}
-		// Among equals prefer Vulkan: it is closer to what browsers use.
-		if best == nil || rank(i.AdapterType) < rank(best.GetInfo().AdapterType) ||
-			(rank(i.AdapterType) == rank(best.GetInfo().AdapterType) &&
-				i.BackendType == wgpu.BackendTypeVulkan && best.GetInfo().BackendType != wgpu.BackendTypeVulkan) {
-			best = a
+		if best < 0 || rank(i) < rank(infos[best]) {
+			best = n
 		}
 	}
-	if best == nil {
-		return nil, fmt.Errorf("shaders: no adapter matches %q; have: %s", want, strings.Join(names, "; "))
+	if best < 0 {
+		return -1, fmt.Errorf("shaders: no adapter matches %q; have: %s", want, strings.Join(names, "; "))
 	}
 	return best, nil
 }

@@ -330,11 +330,19 @@ func TestSamplerStepOneSubmit(t *testing.T) {
 	zt, vcut := eng.Upload(z0, B, T, C), eng.Upload(vcu, 2*B, T, C)
 	mt, st := eng.Upload(mean, C), eng.Upload(std, C)
 	vt, xt, yt := eng.Empty(shaders.F32, B, T, C), eng.Empty(shaders.F32, B, T, C), eng.Empty(shaders.F32, B, C, 16, 16)
+	if err := eng.Submit(); err != nil {
+		t.Fatal(err)
+	}
+	s0 := eng.Submits
 	eng.CFGBatched(vt, vcut, 4)
 	eng.EulerStep(zt, vt, 0.04)
 	eng.Denormalize(xt, zt, mt, st, C)
 	eng.Transpose(yt, xt, B, T, C)
-	check(t, "step", read(t, yt), want, 1e-5, 1e-5)
+	got := read(t, yt)
+	if n := eng.Submits - s0; n != 1 {
+		t.Errorf("the step and its readback took %d submits, want 1", n)
+	}
+	check(t, "step", got, want, 1e-5, 1e-5)
 	for _, tt := range []*shaders.Tensor{zt, vcut, mt, st, vt, xt, yt} {
 		tt.Release()
 	}

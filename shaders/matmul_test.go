@@ -206,13 +206,14 @@ func roundf(v float32) int {
 	return int(v + 0.5)
 }
 
-// TestMatMulInt8: per-row and per-group scales. The reference dequantizes the
+// TestMatMulInt8: per-row and per-group scales (16, 32, 64 where K allows;
+// -short: row and 16, the same code paths). The reference dequantizes the
 // same integers, so the tolerance is still summation order: 1e-5.
 func TestMatMulInt8(t *testing.T) {
 	forVariants(t, func(t *testing.T) {
 		for _, c := range mmCases {
-			for _, g := range []int{0, 16} {
-				if g > 0 && c.K%g != 0 {
+			for _, g := range []int{0, 16, 32, 64} {
+				if g > 0 && c.K%g != 0 || testing.Short() && g > 16 {
 					continue
 				}
 				t.Run(fmt.Sprintf("%v,group=%d", c, g), func(t *testing.T) {

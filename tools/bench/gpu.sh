@@ -2,7 +2,7 @@
 # The one command for a GPU machine (PLATFORM.md: no Go, no Vulkan loader, PyTorch + CUDA installed):
 # novae's figures and PyTorch's in the same run, then the ratios.
 #
-# Here, once (needs Go and network): build the static binary and fetch the Vulkan loader packages:
+# Here, once (needs Go and network): build the self-contained binary (links only glibc) and fetch the Vulkan loader packages:
 #   make bench-binary
 #   echo /.gl/ >>.git/info/exclude
 #   mkdir -p .gl && (cd .gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)

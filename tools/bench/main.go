@@ -215,6 +215,16 @@ func main() {
 			fatal(err)
 		}
 	}
+	failed := 0
+	for _, r := range rep.Results {
+		if r.Error != "" {
+			failed++
+		}
+	}
+	if failed > 0 { // a table with holes must not pass for a complete one in scripts
+		fmt.Fprintf(os.Stderr, "novae-bench: %d of %d lines failed (see \"error:\" above)\n", failed, len(rep.Results))
+		os.Exit(1)
+	}
 }
 
 // measure warms b up (compiling its pipeline), picks the batch size unless

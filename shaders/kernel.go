@@ -60,7 +60,8 @@ func (k kernel) key() string {
 	return b.String()
 }
 
-// name is the kernel's name in errors: file_entry plus its substitutions.
+// name is the kernel's name in errors: file.entry (its pipeline key adds
+// the substitutions, which errors do not need to be found in the source).
 func (k kernel) name() string {
 	n := k.file
 	if k.entry != "main" {
@@ -134,6 +135,7 @@ func (e *Engine) compile(k kernel) (*pipeline, error) {
 		if err != nil {
 			return err
 		}
+		defer pl.Release() // the pipeline holds its own reference
 		p.pipe, err = e.dev.CreateComputePipeline(&wgpu.ComputePipelineDescriptor{Layout: pl,
 			Compute: wgpu.ProgrammableStageDescriptor{Module: mod, EntryPoint: k.entry}})
 		return err

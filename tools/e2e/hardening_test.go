@@ -234,6 +234,20 @@ func hardeningModels(t testing.TB, s *site) *testModels {
 		// with a name that must not become a choice (or markup).
 		randomModel("other", "6")
 		os.WriteFile(filepath.Join(m.dir, "index.json"), []byte(`{"default": "default", "models": ["default", "other", "<img src=x onerror=\"top.pwned=1\">"]}`), 0o644)
+		// Markup in the text a model carries, which the page shows: its name
+		// and a class name (when ready), a tensor name and the manifest's
+		// format (in error messages).
+		d = copyModel("markupname")
+		editManifest(d, func(_ *weights.Manifest, c *model.Config) {
+			c.Name = markup
+			c.Classes[0] = markup
+		})
+		d = copyModel("markuptensor")
+		editManifest(d, func(man *weights.Manifest, _ *model.Config) {
+			man.Shards[0].Tensors = append(man.Shards[0].Tensors, "dit."+markup)
+		})
+		os.MkdirAll(filepath.Join(m.dir, "markupformat"), 0o755)
+		os.WriteFile(filepath.Join(m.dir, "markupformat", "model.json"), []byte(`{"format": "`+markup+`", "version": 1}`), 0o644)
 	})
 	return m
 }
@@ -320,6 +334,11 @@ func shas(m *weights.Manifest) []string {
 // injection is put into every URL parameter and message field: if any of it
 // became markup, an element would appear and top.pwned would be set.
 const injection = `<img src=x onerror="top.pwned=1"><svg onload="top.pwned=1"><script>top.pwned=1</script><b id=pwn>`
+
+// markup is text that does reach the page (a file or model name, a tensor
+// name in an error): it must be shown as it is, as text. It has no quote,
+// backslash or slash, so that it stays itself in a file name and in Go's %q.
+const markup = `<img src=x onerror=top.pwned=1><svg onload=top.pwned=1><b id=pwn>`
 
 // noMarkup checks the page and the view iframe for anything the payload
 // could have made.
@@ -720,6 +739,57 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 		}
 		if bad := eval[int](t, ctx, `window.events.filter((e) => e.from === "wrong").length`); bad != 0 {
 			t.Errorf("the frame pinned to another origin posted %d events to this parent", bad)
+		}
+	})
+
+	// Markup in text that reaches the page as it is, unlike the URL
+	// parameters and messages above (refused or escaped first): a model's
+	// name and class names, a tensor name and a manifest's format in error
+	// messages, an uploaded file's name. Each shows literally, as text, and
+	// nothing of it becomes an element or runs.
+	t.Run("markup-as-text", func(t *testing.T) {
+		ctx := browser(t, true)
+		navigate(t, ctx, base+"?model=markupname")
+		st := waitState(t, ctx, "document", long, "", "ready")
+		if want := "Ready: “" + markup + "”"; !strings.Contains(st.Text, want) {
+			t.Errorf("the model's name: %q does not say %q", st.Text, want)
+		}
+		if got, want := eval[string](t, ctx, `document.querySelector("#class option").text`), "0: "+markup; got != want {
+			t.Errorf("the first class is listed as %q, want %q", got, want)
+		}
+		noMarkup(t, ctx, "document")
+
+		// The name of a file that is not an image, then of one too large.
+		dir := t.TempDir()
+		for _, c := range []struct {
+			data []byte
+			want string
+		}{
+			{[]byte("not a picture"), "is not a PNG, JPEG, GIF, WebP or BMP image"},
+			{fakeGIF(10000, 10000, 1, 1), "is 10000×10000 pixels"},
+		} {
+			p := filepath.Join(dir, markup+".gif")
+			if err := os.WriteFile(p, c.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			st = uploadFile(t, ctx, p)
+			if want := "“" + markup + ".gif” " + c.want; st.State != "error" || !strings.Contains(st.Text, want) {
+				t.Errorf("an upload named %q: %s %q, want the error %q", markup+".gif", st.State, st.Text, want)
+			}
+			noMarkup(t, ctx, "document")
+		}
+
+		for _, c := range []struct{ model, want string }{
+			{"markuptensor", "dit." + markup + ": not a parameter of this config"},
+			{"markupformat", `format "` + markup + `"`},
+		} {
+			navigate(t, ctx, base+"?model="+c.model)
+			st := waitState(t, ctx, "document", long, "", "error")
+			if !strings.Contains(st.Text, c.want) {
+				t.Errorf("%s: %q does not say %q", c.model, st.Text, c.want)
+			}
+			noMarkup(t, ctx, "document")
+			t.Logf("%s: %s", c.model, st.Text)
 		}
 	})
 

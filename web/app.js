@@ -591,11 +591,14 @@ export async function imageInfo(src) {
 // jpegInfo walks the JPEG's markers, segment by segment, to the frame header
 // (SOFn), wherever it is: APPn segments of EXIF, XMP or ICC data may come
 // before it in any amount. Bytes between segments are skipped as decoders
-// skip them.
+// skip them. A file of countless tiny segments is refused rather than
+// walked (the walk runs on the main thread; awaits only to read more).
+const MAX_SEGMENTS = 100000;
 async function jpegInfo(r) {
   let orientation = 1;
-  for (let i = 2; ;) {
-    if (!(await r.need(i, 2))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
+  for (let i = 2, steps = 0; ; steps++) {
+    if (steps > MAX_SEGMENTS) return { type: "jpeg", w: 0, h: 0, orientation, why: `more than ${MAX_SEGMENTS} segments before the frame header` };
+    if (!(r.has(i, 2) || await r.need(i, 2))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
     if (r.u8(i) !== 0xff) {
       i = await r.find(i, 0xff);
       if (i < 0) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
@@ -605,7 +608,7 @@ async function jpegInfo(r) {
     if (m === 0xff) { i++; continue; } // fill byte
     if (m === 0x00 || m === 0x01 || m === 0xd8 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // no segment
     if (m === 0xd9 || m === 0xda) return { type: "jpeg", w: 0, h: 0, orientation, why: "no frame header before the image data" };
-    if (!(await r.need(i, 4))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
+    if (!(r.has(i, 4) || await r.need(i, 4))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
     const len = r.u16(i + 2);
     if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
       if (!(await r.need(i, 9))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the frame header is cut short" };
@@ -625,7 +628,8 @@ async function gifInfo(r) {
   let w = r.u16(6, true), h = r.u16(8, true);
   const flags = r.u8(10);
   let o = 13 + (flags & 0x80 ? 3 << ((flags & 7) + 1) : 0); // after the global colour table
-  while (await r.need(o, 1)) {
+  for (let steps = 0; r.has(o, 1) || await r.need(o, 1); steps++) {
+    if (steps > MAX_SEGMENTS) return { type: "gif", w: 0, h: 0, orientation: 1, why: `more than ${MAX_SEGMENTS} blocks before the first frame` };
     const k = r.u8(o);
     if (k === 0x2c) { // image descriptor: left, top, width, height
       if (await r.need(o, 9)) {
@@ -635,7 +639,7 @@ async function gifInfo(r) {
       break;
     }
     if (k !== 0x21) break; // the trailer, or not a GIF block
-    for (o += 2; await r.need(o, 1);) { // an extension's data sub-blocks
+    for (o += 2; steps <= MAX_SEGMENTS && (r.has(o, 1) || await r.need(o, 1)); steps++) { // an extension's data sub-blocks
       const n = r.u8(o);
       o += 1 + n;
       if (n === 0) break;

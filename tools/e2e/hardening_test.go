@@ -832,6 +832,11 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 			{"huge.bmp", fakeBMP(10000, 10000), []string{"huge.bmp", "10000×10000 pixels (100 megapixels)"}},
 			{"wide.bmp", fakeBMP(20000, 100), []string{"wide.bmp", "20000×100 pixels", "16384 pixels a side"}},
 			{"late-sof.jpg", jpegSize(t, padJPEG(t, bigJPEG(t, 16, 16), pad), 10000, 10000), []string{"late-sof.jpg", "10000×10000 pixels (100 megapixels)"}},
+			// Countless empty segments or extensions: refused, not walked on the main thread.
+			{"many-segments.jpg", append(append([]byte{0xff, 0xd8}, bytes.Repeat([]byte{0xff, 0xfe, 0, 2}, 150000)...), bigJPEG(t, 16, 16)[2:]...),
+				[]string{"many-segments.jpg", "cannot be read (more than 100000 segments before the frame header)"}},
+			{"many-blocks.gif", append(fakeGIF(64, 64, 0, 0)[:19], append(bytes.Repeat([]byte{0x21, 0xfe, 0}, 150000), fakeGIF(64, 64, 64, 64)[19:]...)...),
+				[]string{"many-blocks.gif", "cannot be read (more than 100000 blocks before the first frame)"}},
 		} {
 			st := upload(write(c.name, c.data))
 			if st.State != "error" {

@@ -122,5 +122,6 @@ func (e *Engine) Attention(out, q, k, v View, B, T, NH, HD int, scale float32) {
 	kn := kernel{file: "attention", entry: "main", outs: 1, ins: 3, subst: map[string]string{
 		"HD": strconv.Itoa(HD), "BQ": strconv.Itoa(bq), "DC": strconv.Itoa(dc),
 		"VK": strconv.Itoa(vk), "STAGE": strconv.Itoa(stage)}}
+	kn.flop = 4 * float64(B*NH) * float64(T) * float64(T) * float64(HD)
 	e.dispatch(kn, e.grid1(B*NH*nqb), p, out.Tensor, q.Tensor, k.Tensor, v.Tensor)
 }

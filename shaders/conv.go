@@ -94,6 +94,7 @@ func (e *Engine) conv(op string, y, x, w, bias *Tensor, B, Cin, H, W, Cout, k, s
 	kern := kernel{file: "conv", entry: "main", outs: 1, ins: 4, subst: map[string]string{
 		"KS": strconv.Itoa(k), "S": strconv.Itoa(stride), "P": strconv.Itoa(pad), "UP": strconv.Itoa(up),
 		"TCO": strconv.Itoa(tco), "TP": strconv.Itoa(tp), "TK": strconv.Itoa(tk)}}
+	kern.flop = 2 * float64(B*Cout*Cin*k*k) * float64(Ho*Wo)
 	tiles := ceilDiv(Cout, tco) * ceilDiv(B*Ho*Wo, tp)
 	e.dispatch(kern, e.grid1(tiles), p, y, x, w, bias, res)
 }

@@ -170,6 +170,15 @@ type Engine struct {
 	SubmitEvery int
 	pending     int
 
+	// SubmitFLOP > 0 also submits once the recorded work reaches that many
+	// FLOP (as matmul, attention and conv count it): a GPU watchdog (2 s on
+	// Windows) kills a submission that runs too long, and a weak integrated
+	// GPU does ~1 TFLOP/s. The default, DefaultSubmitFLOP, keeps a step of
+	// the shipped models one submit and splits an SVG-XL CFG step (~475
+	// GFLOP) into three. $NOVAE_SUBMIT_FLOP overrides it (0: never).
+	SubmitFLOP  float64
+	pendingFLOP float64
+
 	// Submits counts command buffers sent to the queue.
 	Submits int
 }
@@ -187,6 +196,10 @@ func (e *Engine) init() error {
 	e.queue = e.dev.GetQueue()
 	if v, err := strconv.Atoi(os.Getenv("NOVAE_SUBMIT_EVERY")); err == nil && v >= 0 {
 		e.SubmitEvery = v
+	}
+	e.SubmitFLOP = DefaultSubmitFLOP
+	if v, err := strconv.ParseFloat(os.Getenv("NOVAE_SUBMIT_FLOP"), 64); err == nil && v >= 0 {
+		e.SubmitFLOP = v
 	}
 	e.pipes = map[string]*pipeline{}
 	e.free = map[uint64][]*wgpu.Buffer{}
@@ -427,8 +440,13 @@ func (e *Engine) Submit() error {
 	return e.takeErr()
 }
 
+// DefaultSubmitFLOP is Engine.SubmitFLOP's default: 200 GFLOP, 0.2 s on a
+// 1 TFLOP/s GPU, a tenth of the shortest common watchdog.
+const DefaultSubmitFLOP = 200e9
+
 func (e *Engine) submit() {
 	e.pending = 0
+	e.pendingFLOP = 0
 	if e.enc != nil {
 		if e.pass != nil {
 			e.pass.End()

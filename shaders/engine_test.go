@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"novae/shaders"
+	"novae/shaders/ref"
 )
 
 // eng is shared by every test: pipelines compile once. No adapter is a
@@ -156,6 +157,45 @@ func TestSubmitEvery(t *testing.T) {
 		}
 		check(t, fmt.Sprintf("every=%d", every), read(t, x), []float32{32, 64, 96, 128}, 0, 0)
 		x.Release()
+	}
+}
+
+// TestSubmitFLOP: with SubmitFLOP set, recorded work is submitted whenever
+// it reaches the budget (2·M·N·K per matmul), so a long run goes to the GPU in
+// bounded pieces, and results do not change.
+func TestSubmitFLOP(t *testing.T) {
+	defer func(v float64) { eng.SubmitFLOP = v }(eng.SubmitFLOP)
+	const M, N, K = 64, 64, 64 // 524,288 FLOP per matmul
+	rng := seeded("submitflop")
+	xs, ws := randn(rng, M*K, 1), randn(rng, N*K, 0.1)
+	want := make([]float32, M*N)
+	ref.MatMul(want, xs, ws, nil, nil, M, K, N, 0, false)
+	for _, c := range []struct {
+		budget  float64
+		submits int // 5 matmuls, then the read
+	}{{0, 1}, {1e6, 3}, {1, 6}} { // 1 FLOP: each matmul alone, then the read's copy
+		eng.SubmitFLOP = c.budget
+		x, w := eng.Upload(xs, M, K), shaders.Weight{W: eng.Upload(ws, N, K), Kind: shaders.WF32, N: N, K: K}
+		ys := make([]*shaders.Tensor, 5)
+		if err := eng.Submit(); err != nil {
+			t.Fatal(err)
+		}
+		s0 := eng.Submits
+		for i := range ys {
+			ys[i] = eng.Empty(shaders.F32, M, N)
+			eng.MatMul(ys[i], x, w, shaders.Epilogue{})
+		}
+		got := read(t, ys[4])
+		if n := eng.Submits - s0; n != c.submits {
+			t.Errorf("budget %g FLOP: %d submits for 5 matmuls and a read, want %d", c.budget, n, c.submits)
+		}
+		check(t, fmt.Sprintf("budget %g", c.budget), got, want, 1e-5, 1e-5)
+		for _, y := range append(ys, x, w.W) {
+			y.Release()
+		}
+	}
+	if shaders.DefaultSubmitFLOP <= 0 {
+		t.Error("no default work budget per submission")
 	}
 }
 

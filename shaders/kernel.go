@@ -44,6 +44,7 @@ type kernel struct {
 	outs  int
 	ins   int
 	subst map[string]string
+	flop  float64 // the dispatch's work, for Engine.SubmitFLOP (0: negligible)
 }
 
 func (k kernel) key() string {
@@ -240,7 +241,9 @@ func (e *Engine) dispatch(k kernel, grid [3]uint32, p any, bufs ...*Tensor) {
 	e.pass.DispatchWorkgroups(grid[0], grid[1], grid[2])
 	e.groups = append(e.groups, bg) // wgpu-native needs it alive until submit
 	e.Dispatches++
-	if e.pending++; e.SubmitEvery > 0 && e.pending >= e.SubmitEvery {
+	e.pendingFLOP += k.flop
+	if e.pending++; e.SubmitEvery > 0 && e.pending >= e.SubmitEvery ||
+		e.SubmitFLOP > 0 && e.pendingFLOP >= e.SubmitFLOP {
 		e.submit()
 	}
 }

@@ -114,6 +114,7 @@ func (e *Engine) matmulPlan(plan MatMulPlan, y, x *Tensor, w Weight, ep Epilogue
 	M, N := int(p.M), int(p.N)
 	k := kernel{file: "matmul", entry: "main", outs: 1, ins: 5, subst: map[string]string{
 		"WKIND": strconv.Itoa(int(w.Kind)), "GROUP": strconv.Itoa(w.Group), "GDIV": strconv.Itoa(max(w.Group, 1))}}
+	k.flop = 2 * float64(M) * float64(N) * float64(p.K)
 	e.dispatch(k, [3]uint32{uint32(ceilDiv(N, 64)), uint32(ceilDiv(M, 64)), 1}, p,
 		y, x, w.W, w.Scales, ep.Bias, ep.Gate)
 }

@@ -313,12 +313,14 @@ func (e *Engine) matmulReg(plan MatMulPlan, y, x *Tensor, w Weight, ep Epilogue,
 	xvec := K%4 == 0
 	if plan.Variant == "matmul_smallm" {
 		k := regKernel("smallm", w, xvec, 1, 1, 8, plan.MaxM)
+		k.flop = 2 * float64(M) * float64(N) * float64(K)
 		e.dispatch(k, [3]uint32{uint32(ceilDiv(N, 32)), uint32(ceilDiv(M, plan.MaxM)), 1}, rp,
 			y, x, w.W, w.Scales, ep.Bias, ep.Gate)
 		return
 	}
 	gm, gn := plan.BM/64, plan.BN/64
 	k := regKernel("main", w, xvec, gm, gn, plan.TK, 1)
+	k.flop = 2 * float64(M) * float64(N) * float64(K)
 	grid := [3]uint32{uint32(ceilDiv(N, plan.BN)), uint32(ceilDiv(M, plan.BM)), 1}
 	S := max(1, plan.Split)
 	if S > 1 {

@@ -46,6 +46,15 @@ var biasMaskRE = regexp.MustCompile(`^` + regexp.QuoteMeta(model.PrefixDino) + `
 // A mismatch is a *Mismatch listing every missing, mis-shaped and
 // unexpected key.
 func Assemble(o Options) (*Assembled, error) {
+	return assemble(o, ReadTensors)
+}
+
+// assemble is Assemble with the reader of the checkpoint files given: tests
+// pass one that makes up the official files' tensors from their key lists
+// (shapes without values, see official_test.go). Everything after reading
+// works on shapes alone, except baking the bias_mask and the latent
+// statistics, which need values.
+func assemble(o Options, read func(path string) (map[string]*pt.Tensor, error)) (*Assembled, error) {
 	if o.DiT == "" || o.AE == "" {
 		return nil, fmt.Errorf("convert needs the DiT checkpoint and the autoencoder checkpoint (for the decoder)")
 	}
@@ -53,7 +62,7 @@ func Assemble(o Options) (*Assembled, error) {
 	note := func(format string, args ...any) { a.Notes = append(a.Notes, fmt.Sprintf(format, args...)) }
 
 	// DiT.
-	dit, err := ReadTensors(o.DiT)
+	dit, err := read(o.DiT)
 	if err != nil {
 		return nil, fmt.Errorf("DiT checkpoint: %w", err)
 	}
@@ -77,7 +86,7 @@ func Assemble(o Options) (*Assembled, error) {
 	a.Sources["dit"] = filepath.Base(o.DiT)
 
 	// Autoencoder.
-	ae, err := ReadTensors(o.AE)
+	ae, err := read(o.AE)
 	if err != nil {
 		return nil, fmt.Errorf("autoencoder checkpoint: %w", err)
 	}
@@ -108,7 +117,7 @@ func Assemble(o Options) (*Assembled, error) {
 
 	// DINOv3 alone.
 	if o.Dino != "" {
-		dino, err := ReadTensors(o.Dino)
+		dino, err := read(o.Dino)
 		if err != nil {
 			return nil, fmt.Errorf("DINOv3 weights: %w", err)
 		}
@@ -207,7 +216,7 @@ func Assemble(o Options) (*Assembled, error) {
 
 	// Latent statistics.
 	if o.Stats != "" {
-		mean, std, err := readStats(o.Stats, cfg.DiT.InChannels)
+		mean, std, err := readStats(read, o.Stats, cfg.DiT.InChannels)
 		if err != nil {
 			return a, err
 		}
@@ -247,8 +256,8 @@ func Assemble(o Options) (*Assembled, error) {
 
 // readStats reads dinov3_sp_mean / dinov3_sp_std ([1,1,C]) and cuts them to
 // the first c channels, as the official sampler does.
-func readStats(path string, c int) (mean, std *pt.Tensor, err error) {
-	m, err := ReadTensors(path)
+func readStats(read func(string) (map[string]*pt.Tensor, error), path string, c int) (mean, std *pt.Tensor, err error) {
+	m, err := read(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("latent statistics: %w", err)
 	}

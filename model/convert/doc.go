@@ -33,4 +33,10 @@
 // explicit overrides beat both. The assembled set is then checked key by key
 // against the model's own parameter list (model.Check), so a converted file
 // always loads.
+//
+// testdata/official_*.txt are the official SVG-XL checkpoints' keys and
+// shapes, written at full size from the official code by
+// tools/reference/official_keys.py; TestOfficialKeys* check that the svg-xl
+// parameter list is exactly those keys (less the ones dropped above) and
+// that conversion of such files infers SVG-XL's config and validates.
 package convert

@@ -206,6 +206,9 @@ func Sample(b Backend, m *DiT, o SampleOptions) (Tensor, error) {
 	if B == 0 {
 		return nil, fmt.Errorf("sample: no classes given")
 	}
+	if err := c.CheckBatch(b, B); err != nil {
+		return nil, fmt.Errorf("sample: %w", err)
+	}
 	if o.Steps < 1 || o.Steps > 1000 {
 		return nil, fmt.Errorf("sample: steps %d out of range 1..1000", o.Steps)
 	}

@@ -211,7 +211,31 @@ func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 // Decode maps sampled latents [B,T,C] (normalised space) to images
 // [B,3,Image,Image] in about [-1,1]: x = z·std + mean, tokens → NCHW,
 // decoder. The caller frees the result.
+//
+// The decoder's feature maps are large (32 MiB per image at 256²), so on a
+// GPU the batch is decoded in chunks whose tensors fit one binding.
 func (m *SVG) Decode(b Backend, z Tensor, B int) Tensor {
+	n := m.decodeChunk(b, B)
+	if n >= B {
+		return m.decode(b, z, B)
+	}
+	c := m.Cfg
+	T, C, S := c.DiT.tokens(), c.DiT.InChannels, c.Decoder.Resolution
+	px := c.Decoder.OutCh * S * S
+	img := b.Alloc(B, c.Decoder.OutCh, S, S)
+	for i := 0; i < B; i += n {
+		k := min(n, B-i)
+		part := b.Alloc(k, T, C)
+		b.CopyRegion(part, 0, z, i*T*C, k*T*C)
+		out := m.decode(b, part, k)
+		b.CopyRegion(img, i*px, out, 0, k*px)
+		b.Free(out, part)
+	}
+	return img
+}
+
+// decode is Decode for a batch that fits.
+func (m *SVG) decode(b Backend, z Tensor, B int) Tensor {
 	c := m.Cfg
 	T, C := c.DiT.tokens(), c.DiT.InChannels
 	x := z

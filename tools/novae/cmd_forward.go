@@ -117,6 +117,9 @@ func init() {
 					}
 					y := make([]int, len(yv))
 					for i, v := range yv {
+						if v != float32(int(v)) || v < 0 || int(v) > cfg.DiT.NumClasses {
+							return fmt.Errorf("y[%d] = %g: want a class index 0..%d (%d is the null class)", i, v, cfg.DiT.NumClasses, cfg.DiT.NumClasses)
+						}
 						y[i] = int(v)
 					}
 					cond, err := m.DiT.Condition(b, tt, y)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -88,10 +89,15 @@ Defaults come from the model card (steps, cfg, shift, schedule). Schedules: ` + 
 					if err != nil {
 						return err
 					}
+					info, _ := nf.Info("noise")
 					opt.Noise, err = nf.F32("noise")
 					nf.Close()
 					if err != nil {
 						return err
+					}
+					B, T, C := len(opt.Classes), cfg.DiT.Grid*cfg.DiT.Grid, cfg.DiT.InChannels
+					if !slices.Equal(info.Shape, []int{B, T, C}) {
+						return fmt.Errorf("%s: noise is %v, want [%d,%d,%d] (images, tokens, channels) for these classes and weights", *noise, info.Shape, B, T, C)
 					}
 				}
 				start := time.Now()

@@ -298,3 +298,34 @@ func checkInt8Storage(t *testing.T, w string, convs bool) {
 		}
 	}
 }
+
+// TestSampleAndForwardRefuseMisshapen: `sample -noise` with the right number
+// of values in the wrong shape, and `forward -net dit` with a class index
+// that is not one, are refused naming the problem; nothing is written.
+func TestSampleAndForwardRefuseMisshapen(t *testing.T) {
+	w := convertTiny(t)
+	dir := t.TempDir()
+	noise := filepath.Join(dir, "noise.safetensors")
+	writeTensor(t, noise, weights.F32Tensor("noise", []int{2, 72, 16}, make([]float32, 2*16*72)))
+	out := filepath.Join(dir, "s.png")
+	code, so, se := novae(t, "sample", "-weights", w, "-noise", noise, "-class", "1,2", "-steps", "1", "-q", "-out", out)
+	if code != 1 || !strings.Contains(se, "noise is [2 72 16], want [2,16,72]") {
+		t.Errorf("transposed noise: exit %d\n%s%s", code, so, se)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a PNG was written")
+	}
+	for _, y := range []float32{1.5, -1, 1e6, float32(math.NaN())} {
+		in := filepath.Join(dir, "in.safetensors")
+		writeTensor(t, in, weights.F32Tensor("x", []int{1, 16, 72}, make([]float32, 16*72)),
+			weights.F32Tensor("t", []int{1}, []float32{0.5}), weights.F32Tensor("y", []int{1}, []float32{y}))
+		o := filepath.Join(dir, "out.safetensors")
+		code, so, se := novae(t, "forward", "-weights", w, "-net", "dit", "-input", in, "-output", o)
+		if code != 1 || !strings.Contains(se, "want a class index") {
+			t.Errorf("y = %g: exit %d\n%s%s", y, code, so, se)
+		}
+		if _, err := os.Stat(o); err == nil {
+			t.Errorf("y = %g: an output was written", y)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package shaders_test
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -112,6 +113,40 @@ func TestUploadReadRoundTrip(t *testing.T) {
 		x.Release()
 	}
 }
+
+// TestRawRoundTrip: f16, int8 and uint8 data go up and come back byte for
+// byte at odd lengths (their buffers are padded to whole u32 words), and
+// WriteRaw replaces them in place.
+func TestRawRoundTrip(t *testing.T) {
+	for _, dt := range []shaders.DType{shaders.F16, shaders.I8, shaders.U8} {
+		for _, n := range []int{1, 3, 6, 1001} {
+			size := n
+			if dt == shaders.F16 {
+				size = 2 * n
+			}
+			b := make([]byte, size)
+			rng := seeded(fmt.Sprint("raw", dt, n))
+			for i := range b {
+				b[i] = byte(rng.IntN(256))
+			}
+			x := eng.UploadRaw(dt, b, n)
+			got, err := eng.ReadRaw(x)
+			if err != nil || !bytes.Equal(got, b) {
+				t.Errorf("dtype %v n=%d: read %v (%v), want %v", dt, n, head(got), err, head(b))
+			}
+			for i := range b {
+				b[i] ^= 0x5a
+			}
+			eng.WriteRaw(x, b)
+			if got, err := eng.ReadRaw(x); err != nil || !bytes.Equal(got, b) {
+				t.Errorf("dtype %v n=%d: after WriteRaw read %v (%v), want %v", dt, n, head(got), err, head(b))
+			}
+			x.Release()
+		}
+	}
+}
+
+func head(b []byte) []byte { return b[:min(len(b), 8)] }
 
 func TestEmptyReusesReleasedBuffers(t *testing.T) {
 	a := eng.Empty(shaders.F32, 7, 9)

@@ -1,7 +1,6 @@
 package model_test
 
 import (
-	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -128,17 +127,7 @@ func TestDecodeChunked(t *testing.T) {
 // b, with a noise of the fixture's batch.
 func tinySVG(t *testing.T, b model.Backend) (*model.SVG, []float32) {
 	t.Helper()
-	io := openFixture(t, "sample_tiny.safetensors")
-	var fc struct {
-		DiT     ditFixtureConfig `json:"dit"`
-		Decoder json.RawMessage  `json:"decoder"`
-	}
-	io.config(t, &fc)
-	var ae aeFixtureConfig
-	if err := json.Unmarshal([]byte(`{"decoder":`+string(fc.Decoder)+`}`), &ae); err != nil {
-		t.Fatal(err)
-	}
-	dcfg, dec := fc.DiT.cfg(), ae.decoder()
+	_, dcfg, dec := sampleFixture(t)
 	dit, err := model.LoadDiT(b, checkpoint(t, "dit_tiny.pt", "ema"), "", dcfg)
 	if err != nil {
 		t.Fatal(err)

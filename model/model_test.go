@@ -293,7 +293,9 @@ func TestAutoencoderParity(t *testing.T) {
 // TestSampleParity: full sampling runs (Euler + constant CFG, Heun + linear
 // CFG, shifted grid) from the fixture's noise, every intermediate latent, the
 // de-normalised latent and the decoded image.
-func TestSampleParity(t *testing.T) {
+// sampleFixture opens the sampling fixture and its DiT and decoder configs.
+func sampleFixture(t *testing.T) (fixture, model.DiTConfig, model.DecoderConfig) {
+	t.Helper()
 	io := openFixture(t, "sample_tiny.safetensors")
 	var fc struct {
 		DiT     ditFixtureConfig `json:"dit"`
@@ -304,7 +306,11 @@ func TestSampleParity(t *testing.T) {
 	if err := json.Unmarshal([]byte(`{"decoder":`+string(fc.Decoder)+`}`), &ae); err != nil {
 		t.Fatal(err)
 	}
-	dcfg, dec := fc.DiT.cfg(), ae.decoder()
+	return io, fc.DiT.cfg(), ae.decoder()
+}
+
+func TestSampleParity(t *testing.T) {
+	io, dcfg, dec := sampleFixture(t)
 	ditSrc := checkpoint(t, "dit_tiny.pt", "ema")
 	aeSrc := checkpoint(t, "ae_tiny.ckpt", "state_dict")
 	stats := checkpoint(t, "stats_tiny.pt")

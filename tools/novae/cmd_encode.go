@@ -92,11 +92,7 @@ func encodeImages(rt *runtimeFlags, paths []string) (*model.SVG, model.Backend, 
 	if len(paths) == 0 {
 		return nil, nil, nil, 0, nil, usagef("give at least one image")
 	}
-	b, err := rt.backend()
-	if err != nil {
-		return nil, nil, nil, 0, nil, err
-	}
-	m, f, err := rt.open(b, true)
+	b, m, f, err := rt.load(true)
 	if err != nil {
 		return nil, nil, nil, 0, nil, err
 	}
@@ -125,11 +121,7 @@ const maxLatents = 256
 
 // decodeLatent decodes the latents of an encode output file into a PNG grid.
 func decodeLatent(rt *runtimeFlags, path, out string, stdout io.Writer) error {
-	b, err := rt.backend()
-	if err != nil {
-		return err
-	}
-	m, f, err := rt.open(b, false)
+	b, m, f, err := rt.load(false)
 	if err != nil {
 		return err
 	}

@@ -52,11 +52,7 @@ func init() {
 					v, err := inF.F32(name)
 					return v, info.Shape, err
 				}
-				b, err := rt.backend()
-				if err != nil {
-					return err
-				}
-				m, f, err := rt.open(b, *net == "dino" || *net == "residual")
+				b, m, f, err := rt.load(*net == "dino" || *net == "residual")
 				if err != nil {
 					return err
 				}

@@ -38,11 +38,7 @@ Defaults come from the model card (steps, cfg, shift, schedule). Schedules: ` + 
 				if len(args) > 0 {
 					return usagef("unexpected arguments: %s", strings.Join(args, " "))
 				}
-				b, err := rt.backend()
-				if err != nil {
-					return err
-				}
-				m, f, err := rt.open(b, false)
+				b, m, f, err := rt.load(false)
 				if err != nil {
 					return err
 				}

@@ -42,6 +42,17 @@ func (r *runtimeFlags) backend() (model.Backend, error) {
 	return model.NewGPU(e), nil
 }
 
+// load opens the backend and loads the model file onto it (with the
+// encoders if asked); close the file when done.
+func (r *runtimeFlags) load(encoders bool) (model.Backend, *model.SVG, *weights.File, error) {
+	b, err := r.backend()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, f, err := r.open(b, encoders)
+	return b, m, f, err
+}
+
 // open loads the model file onto b.
 func (r *runtimeFlags) open(b model.Backend, encoders bool) (*model.SVG, *weights.File, error) {
 	if r.weights == "" {

@@ -47,6 +47,9 @@ def base_parser(desc):
     ap.add_argument("--steps", type=int, help="total optimiser steps (overrides the preset)")
     ap.add_argument("--batch", type=int, help="GLOBAL batch size (overrides the preset; split over ranks)")
     ap.add_argument("--max-minutes", type=float, default=0, help="stop (with a checkpoint) after this wall time")
+    ap.add_argument("--fit-minutes", type=float, default=0,
+                    help="choose the step count (at most --steps or the preset's) so the phase ends after about this "
+                         "wall time, measured over the session's first 40 steps; the schedules follow the new count")
     ap.add_argument("--ckpt-every", type=int, default=500, help="checkpoint every N steps")
     ap.add_argument("--ckpt-minutes", type=float, default=10, help="... and at least every M minutes")
     ap.add_argument("--log-every", type=int, default=20)
@@ -300,7 +303,7 @@ def load_ckpt(ctx):
     p = ckpt_path(ctx)
     if ctx.args.fresh or not os.path.exists(p):
         return None
-    return torch.load(p, map_location="cpu")
+    return torch.load(p, map_location="cpu", weights_only=False)
 
 
 def load_phase(args, preset, phase):
@@ -308,7 +311,7 @@ def load_phase(args, preset, phase):
     p = os.path.join(args.runs, preset, phase, "ckpt.pt")
     if not os.path.exists(p):
         raise SystemExit(f"missing {p}: run phase {phase} first")
-    ck = torch.load(p, map_location="cpu")
+    ck = torch.load(p, map_location="cpu", weights_only=False)
     if ck["step"] < ck["total_steps"]:
         print(f"WARNING: {phase} checkpoint is at step {ck['step']}/{ck['total_steps']} (unfinished)", flush=True)
     return ck
@@ -329,6 +332,7 @@ class Progress:
         self.start_step = start_step
         self.t0 = self.t_last = self.t_ckpt = time.time()
         self.step_last = start_step
+        self.fitted = False
         self.acc, self.n = {}, 0
         self.csv = None
         if ctx.main:
@@ -363,6 +367,23 @@ class Progress:
         losses = " ".join(f"{k} {v:.4g}" for k, v in avg.items())
         print(f"[{self.ctx.phase}] step {step}/{self.total} ({100 * step / self.total:.1f}%) {losses} | "
               f"{ips:.1f} img/s | elapsed {fmt_time(now - self.t0)} ETA {fmt_time(eta)}", flush=True)
+
+    def fit(self, step, total):
+        """--fit-minutes: after 40 steps of this session, the total that ends the phase on time (never above the
+        given total, never at or below the step reached). Every rank gets the mean of the ranks' choices. The LR
+        and other schedules are functions of step/total, so a phase fitted this way still anneals fully."""
+        a = self.ctx.args
+        if a.fit_minutes <= 0 or self.fitted or step - self.start_step < 40:
+            return total
+        self.fitted = True
+        el = time.time() - self.t0
+        rate = (step - self.start_step) / max(1e-9, el)
+        want = step + int(rate * max(0.0, a.fit_minutes * 60 - el))
+        want = float(max(step + 1, min(total, want)))
+        new = int(self.ctx.all_mean(torch.tensor(want, device=self.ctx.device)).item())
+        self.ctx.log(f"--fit-minutes {a.fit_minutes:g}: {rate:.2f} steps/s, {new} steps in all (was {total})")
+        self.total = new
+        return new
 
     def decide(self, step):
         """(stop, checkpoint) for after `step`, decided on rank 0 and broadcast."""

@@ -40,7 +40,7 @@ def main():
     torch.set_num_threads(args.threads or os.cpu_count())
     ck = {ph: C.load_phase(args, args.preset, ph) for ph in ("dino", "ae", "dit")}
     cfg = ck["dit"]["cfg"]  # the run's own config wins over the preset (it may have had --set overrides)
-    stats = torch.load(os.path.join(args.runs, args.preset, "dit", "dinov3_sp_stats.pt"))
+    stats = torch.load(os.path.join(args.runs, args.preset, "dit", "dinov3_sp_stats.pt"), weights_only=False)
     name = f"svg_{args.preset}"
     dcfg, vcfg, decfg, ditcfg = P.dino_cfg(cfg), P.vit_cfg(cfg), P.dec_cfg(cfg), P.dit_cfg(cfg)
 
@@ -95,10 +95,10 @@ def main():
     # ---- reload the files into fresh twins (strict) and check them ----
     tw_ae = S.SVGAutoencoder(conf["dino"], conf["residual_vit"], conf["decoder"], embed_dim=32,
                              mask_ratio=conf["autoencoder"]["mask_ratio"]).eval()
-    tw_ae.load_state_dict(torch.load(ae_path)["state_dict"], strict=True)
+    tw_ae.load_state_dict(torch.load(ae_path, weights_only=False)["state_dict"], strict=True)
     tw_dit = S.DiT(**conf["dit"]).eval()
-    tw_dit.load_state_dict(torch.load(dit_path)["ema"], strict=True)
-    st = torch.load(stats_path)
+    tw_dit.load_state_dict(torch.load(dit_path, weights_only=False)["ema"], strict=True)
+    st = torch.load(stats_path, weights_only=False)
     xte, _ = C.load_split(args.data, cfg["data"]["name"], "test")
     x = C.to_float_rgb(xte[:32], "cpu")
     xn = C.imagenet_norm(x)

@@ -99,6 +99,7 @@ def main():
 
     step = start
     while step < total:
+        total = prog.fit(step, total)
         g = C.step_generator(args.seed, ctx.rank, step)
         x = C.to_float_rgb(xtr[batches.indices(step)], dev)
         if cfg["data"]["flip"]:

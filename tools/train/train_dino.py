@@ -137,6 +137,7 @@ def main():
 
     step = start
     while step < total:
+        total = prog.fit(step, total)
         g = C.step_generator(args.seed, ctx.rank, step)
         x = C.to_float_rgb(xtr[batches.indices(step)], dev)
         glob = torch.cat([C.random_resized_crop(x, d["global_size"], d["global_scale"], g, flip=flip)

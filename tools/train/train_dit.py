@@ -95,7 +95,7 @@ def main():
                     f"{float(std.min()):.3f}..{float(std.max()):.3f}")
     ctx.barrier()
     lat = np.load(lat_p, mmap_mode="r")
-    st = torch.load(stats_p)
+    st = torch.load(stats_p, weights_only=False)
     mean, std = st["dinov3_sp_mean"].to(dev), st["dinov3_sp_std"].to(dev)
     Cc = lat.shape[2]
     batches = C.Batches(len(lat), bs, ctx, args.seed)
@@ -128,6 +128,7 @@ def main():
 
     step = start
     while step < total:
+        total = prog.fit(step, total)
         g = C.step_generator(args.seed, ctx.rank, step)
         idx = batches.indices(step)
         z = (torch.from_numpy(lat[np.sort(idx.numpy())].astype(np.float32)).to(dev) - mean) / std

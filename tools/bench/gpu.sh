@@ -6,9 +6,8 @@
 #   make bench-binary
 #   echo /.gl/ >>.git/info/exclude
 #   mkdir -p .gl && (cd .gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
-# There, in the repository root with .gl/ and build/novae-bench taken along (device `run`:
-# carry [".gl", "build/novae-bench"]):
-#   bash tools/bench/gpu.sh            # writes bench.json ladder.json base.json torch.json into $OUT (or .)
+# There, in the repository root with .gl/ and build/novae-bench copied along:
+#   bash tools/bench/gpu.sh            # writes bench.json ladder.json base.json torch.json into $RESULTS (or .)
 # Here, a smoke run of the same script on the CPU drivers and Debian's torch:
 #   SMALL=1 PYTHON=/usr/bin/python3 bash tools/bench/gpu.sh
 #
@@ -21,7 +20,7 @@
 #   5. tools/torchbench/compare.py      ratios novae/PyTorch
 set -u
 cd "$(dirname "$0")/../.."
-out=${OUT:-.}
+out=${RESULTS:-.}
 mkdir -p "$out"
 bin=${BENCH:-./build/novae-bench}
 py=${PYTHON:-python3}

@@ -1,8 +1,8 @@
 """Write the OFFICIAL checkpoint key lists at full SVG size (developer tool) into model/convert/testdata/.
 
     /usr/bin/python3 tools/reference/official_keys.py \
-        --svg-git /work/.mirror/shiml20+SVG/repo --dinov3-git /work/.mirror/facebookresearch+dinov3/repo \
-        --taming-git /work/.mirror/CompVis+taming-transformers/repo
+        --svg-git SVG.git --dinov3-git dinov3.git \
+        --taming-git taming-transformers.git
 
 Each file lists one checkpoint's state dict as the official code builds it, one tensor a line:
 `key [d0,d1,...] dtype` (PyTorch order), after `#` header lines naming the script, the official commits, the
@@ -63,9 +63,9 @@ def write(path, header, sd):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--svg-git", default="/work/.mirror/shiml20+SVG/repo")
-    ap.add_argument("--dinov3-git", default="/work/.mirror/facebookresearch+dinov3/repo")
-    ap.add_argument("--taming-git", default="/work/.mirror/CompVis+taming-transformers/repo")
+    ap.add_argument("--svg-git", required=True, help="bare git dir of a clone of github.com/shiml20/SVG")
+    ap.add_argument("--dinov3-git", required=True, help="bare git dir of a clone of github.com/facebookresearch/dinov3")
+    ap.add_argument("--taming-git", required=True, help="bare git dir of a clone of github.com/CompVis/taming-transformers")
     ap.add_argument("--out", default=OUT)
     args = ap.parse_args()
     torch.set_grad_enabled(False)
@@ -75,10 +75,9 @@ def main():
     pinned = subprocess.run(["git", "--git-dir", args.svg_git, "ls-tree", "HEAD", "autoencoder/taming-transformers"],
                             check=True, capture_output=True, text=True).stdout.split()
     if len(pinned) >= 3 and pinned[2] != commits["CompVis/taming-transformers"]:
-        print(f"warning: SVG pins taming-transformers {pinned[2]}, the mirror is at {commits['CompVis/taming-transformers']}")
+        print(f"warning: SVG pins taming-transformers {pinned[2]}, the clone is at {commits['CompVis/taming-transformers']}")
     src = ["produced by /usr/bin/python3 tools/reference/official_keys.py from the official code at these commits",
-           "(git --git-dir <mirror> rev-parse HEAD of /work/.mirror/{shiml20+SVG,facebookresearch+dinov3,"
-           "CompVis+taming-transformers}/repo):",
+           "(git rev-parse HEAD of each clone):",
            *(f"  {r} {c}" for r, c in commits.items())]
 
     tmp = tempfile.mkdtemp(prefix="svg_official_keys_")

@@ -1,7 +1,7 @@
 """Cross-check svg_modules.py against the OFFICIAL code (developer tool; not needed to regenerate fixtures).
 
     /usr/bin/python3 tools/reference/verify_official.py \
-        --svg-git /work/.mirror/shiml20+SVG/repo --dinov3-git /work/.mirror/facebookresearch+dinov3/repo
+        --svg-git SVG.git --dinov3-git dinov3.git
 
 The official sources are exported from those bare git dirs into a temporary directory (never into this tree)
 and imported with small stubs for packages that are not installed (timm Mlp, einops, pytorch_lightning, tqdm,
@@ -95,8 +95,8 @@ def close(name, a, b, tol=2e-5):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--svg-git", default="/work/.mirror/shiml20+SVG/repo")
-    ap.add_argument("--dinov3-git", default="/work/.mirror/facebookresearch+dinov3/repo")
+    ap.add_argument("--svg-git", required=True, help="bare git dir of a clone of github.com/shiml20/SVG")
+    ap.add_argument("--dinov3-git", required=True, help="bare git dir of a clone of github.com/facebookresearch/dinov3")
     ap.add_argument("--keys-out", default="", help="optional: write the official key lists (name shape) here")
     args = ap.parse_args()
     torch.set_grad_enabled(False)

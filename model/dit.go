@@ -22,7 +22,7 @@ type DiTConfig struct {
 	LearnSigma bool    // true: the final layer outputs 2·InChannels, first half used
 }
 
-// Presets from the paper (Table 8 / SVG.md).
+// Presets from the paper (Table 8).
 var (
 	SVGXL = DiTConfig{InChannels: 392, Grid: 16, Hidden: 1152, Depth: 28, Heads: 16, MLPRatio: 4, NumClasses: 1000, QKNorm: true, LearnSigma: true}
 	SVGL  = DiTConfig{InChannels: 392, Grid: 16, Hidden: 1024, Depth: 24, Heads: 16, MLPRatio: 4, NumClasses: 1000, QKNorm: true, LearnSigma: true}

@@ -7,7 +7,7 @@ package model_test
 //
 // Every test runs on both backends: the WebGPU engine and the pure-Go
 // reference. Tolerance for a whole network in f32: 1e-3 relative to the
-// output's scale (max |ref|), as STYLE.md sets for networks.
+// output's scale (max |ref|), the bound novae uses for whole networks.
 
 import (
 	"bytes"

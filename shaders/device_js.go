@@ -19,7 +19,7 @@ var ErrNoWebGPU = errors.New("shaders: this browser has no WebGPU (navigator.gpu
 // promises settle, so call it from a goroutine, never from a js.FuncOf
 // callback. The device is requested from JS, not through wgpu's
 // RequestDevice, because the JS backend drops RequiredLimits and panics on
-// RequiredFeatures (PLATFORM.md).
+// RequiredFeatures (cogentcore/webgpu v0.23.0).
 func New(o Options) (*Engine, error) {
 	gpu := js.Global().Get("navigator").Get("gpu")
 	if !gpu.Truthy() {

@@ -12,8 +12,8 @@ import (
 )
 
 // DType is how a tensor's elements are stored on the GPU. Math is always f32;
-// the narrow types are storage only (PLATFORM.md: f16 compute cannot be
-// compiled natively here).
+// the narrow types are storage only (wgpu-native in cogentcore/webgpu
+// v0.23.0 rejects `enable f16;`, so f16 compute could not be tested natively).
 type DType uint8
 
 const (

@@ -14,7 +14,7 @@ import (
 )
 
 // eng is shared by every test: pipelines compile once. No adapter is a
-// failure, never a skip (PLATFORM.md: install mesa-vulkan-drivers).
+// failure, never a skip (scripts/setup.sh installs mesa-vulkan-drivers).
 var eng *shaders.Engine
 
 func TestMain(m *testing.M) {

@@ -65,7 +65,7 @@ func TestRoPE2D(t *testing.T) {
 }
 
 // TestRoPEPeriods pins DINOv3's periods: base^(2k/(HD/2)), which for HD 64
-// and base 100 is SVG.md's 100^(k/16), k = 0…15.
+// and base 100 is 100^(k/16), k = 0…15.
 func TestRoPEPeriods(t *testing.T) {
 	p := ref.RoPEPeriods(64, 100)
 	if len(p) != 16 {

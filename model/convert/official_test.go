@@ -239,7 +239,7 @@ func officialFiles(dit, ae, dino officialList) map[string]map[string]*pt.Tensor 
 // is missing from the official files.
 func TestOfficialKeys(t *testing.T) {
 	dit, ae, dino := readOfficial(t, officialDiT), readOfficial(t, officialAE), readOfficial(t, officialDino)
-	// What the lists must hold (SVG.md, tools/reference/README.md): 12 + 14·28
+	// What the lists must hold (the paper's Table 8, tools/reference/README.md): 12 + 14·28
 	// DiT tensors; DINOv3-S+ 6 + 17·12 + 2; the autoencoder's groups.
 	if len(dit.keys) != 12+14*28 || len(dino.keys) != 6+17*12+2 {
 		t.Fatalf("official lists: DiT %d tensors, DINOv3 %d", len(dit.keys), len(dino.keys))

@@ -129,7 +129,7 @@ func TestRandomQuantizedSharded(t *testing.T) {
 
 // The paper's sizes: the parameter lists (what Random generates) count
 // SVG-XL at 676M, the decoder at 43.1M, DINOv3-S+ at 28.7M and the
-// residual ViT at 11.2M (SVG.md).
+// residual ViT at 11.2M (the paper).
 func TestParamsForPaperSizes(t *testing.T) {
 	cfg, err := Preset("svg-xl")
 	if err != nil {

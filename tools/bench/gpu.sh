@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The one command for a GPU machine (PLATFORM.md: no Go, no Vulkan loader, PyTorch + CUDA installed):
+# The one command for a GPU machine (assumed: no Go, no Vulkan loader, PyTorch + CUDA installed):
 # novae's figures and PyTorch's in the same run, then the ratios.
 #
 # Here, once (needs Go and network): build the self-contained binary (links only glibc) and fetch the Vulkan loader packages:

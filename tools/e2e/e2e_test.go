@@ -396,7 +396,7 @@ func compare(t testing.TB, what string, got, want []byte, maxD int, meanD float6
 	t.Logf("%s: OK, max |diff| %d levels, mean %.3f (values %d..%d)", what, worst, mean, lo, hi)
 }
 
-// browser starts headless Chromium with PLATFORM.md's flags.
+// browser starts headless Chromium with the flags that give it WebGPU.
 func browser(t testing.TB, webgpu bool) context.Context {
 	t.Helper()
 	profile := t.TempDir()

@@ -1,6 +1,6 @@
 """Writes the PyTorch checkpoint fixtures of model/pt and their expected values.
 
-Run from the repository root with Debian's torch (see PLATFORM.md):
+Run from the repository root with Debian's torch (python3-torch; see tools/reference/README.md):
     /usr/bin/python3 model/pt/testdata/make_fixtures.py
 
 Each NAME.pt gets a NAME.json beside it: {"tensors": {key: {"dtype", "shape",

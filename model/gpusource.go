@@ -126,7 +126,7 @@ func NewGPUSource(e *shaders.Engine, man *weights.Manifest) (*GPUSource, Config,
 	}
 	// Every tensor is bound whole by the kernels: refuse, before allocating
 	// anything, what this device cannot bind.
-	limit := min(e.Limits.MaxBinding, e.Limits.MaxBuffer)
+	limit := e.Limits.MaxTensor()
 	for _, ent := range s.entries {
 		if uint64(ent.Bytes) > limit {
 			bad = append(bad, fmt.Sprintf("%s: %d bytes, this GPU binds at most %d", ent.Name, ent.Bytes, limit))

@@ -14,7 +14,7 @@ type BindingLimiter interface {
 }
 
 // BindingLimit is the largest tensor a kernel may bind on this device.
-func (g *GPU) BindingLimit() uint64 { return min(g.E.Limits.MaxBinding, g.E.Limits.MaxBuffer) }
+func (g *GPU) BindingLimit() uint64 { return g.E.Limits.MaxTensor() }
 
 // ActivationBytes is the largest activation of the DiT per image: with
 // CFG it runs two rows per image (cond and uncond), each T tokens of the
@@ -26,17 +26,17 @@ func (c DiTConfig) ActivationBytes() uint64 {
 
 // ActivationBytes is the decoder's largest activation per image: each
 // level's feature map at the widest of the channels coming in (from the
-// level below, after its upsample) and going out.
+// level below, after its upsample) and going out, or the latent itself.
 func (c DecoderConfig) ActivationBytes() uint64 {
-	L := len(c.ChMult)
-	var most uint64
+	L, r := len(c.ChMult), uint64(c.LatentRes())
+	most := uint64(c.ZChannels) * r * r * 4 // the latent going in
 	for i := range L {
-		res := uint64(c.LatentRes()) << (L - 1 - i)
+		res := r << (L - 1 - i)
 		ch := c.Ch * c.ChMult[i]
 		if i+1 < L {
 			ch = max(ch, c.Ch*c.ChMult[i+1])
 		}
-		most = max(most, uint64(ch)*res*res*4, uint64(c.ZChannels)*uint64(c.LatentRes()*c.LatentRes())*4)
+		most = max(most, uint64(ch)*res*res*4)
 	}
 	return most
 }

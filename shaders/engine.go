@@ -94,6 +94,10 @@ type Limits struct {
 	UniformAlignment uint32 // minUniformBufferOffsetAlignment
 }
 
+// MaxTensor is the largest tensor a kernel can bind whole: within both the
+// binding and the buffer limit.
+func (l Limits) MaxTensor() uint64 { return min(l.MaxBinding, l.MaxBuffer) }
+
 // need is what novae asks for: enough for every SVG-XL tensor (the largest is
 // 32 MiB in f32, the attention scratch at 1024 tokens less) with headroom.
 // The device gets min(adapter, need) for each.

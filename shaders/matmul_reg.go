@@ -34,16 +34,17 @@ import (
 // on CPU drivers). Otherwise the register tile, K step and split (1, 2, 3,
 // 4, 6, 8, each split keeping ≥ 256 of K) that minimise a cost model
 // (regCost): the busiest compute unit's workgroups, run two at a time, × the
-// tile's work ÷ its efficiency, plus the partial-sum
-// traffic and the extra dispatch of a split. The compute-unit count is
+// tile's work ÷ its efficiency, plus the partial-sum traffic and the extra
+// dispatch of a split. The compute-unit count is
 // guessed from the adapter's name (WebGPU does not tell). Only tiles whose
 // two stages fit maxComputeWorkgroupStorageSize are considered
 // (2·TK·(BM+BN)·4 bytes: 128×128 needs 16 KiB at TK 8, 32 KiB at TK 16); all
 // use 256 invocations. The efficiencies are novae's own kernels measured on
 // an H100 through Vulkan (tools/bench -kernel ladder): 64×64 ran at 18–20
-// TFLOP/s at SVG-XL's shapes, the 128-wide tiles at 1.5–1.7 (their 8×4, 4×8
-// and 8×8 accumulators per thread spill on NVIDIA's compiler), so auto
-// picks 64×64 there; the wide tiles stay in the ladder for other GPUs. $NOVAE_MATMUL (or Engine.SetMatMul) overrides the
+// TFLOP/s at SVG-XL's shapes, the 128-wide tiles at 1.5–1.7 (why is not
+// established; spilling of their 8×4, 4×8 and 8×8 accumulators per thread is
+// the likely cause), so auto picks 64×64; the wide tiles stay in the ladder
+// for other GPUs. $NOVAE_MATMUL (or Engine.SetMatMul) overrides the
 // choice with a ladder name.
 
 // MatMulPlan is how one MatMul runs.
@@ -311,16 +312,17 @@ func (e *Engine) matmulReg(plan MatMulPlan, y, x *Tensor, w Weight, ep Epilogue,
 	rp := MatMulRegParams{M: p.M, N: p.N, K: p.K, Flags: p.Flags, RowsPerBatch: p.RowsPerBatch,
 		GateOff: p.GateOff, GateStride: p.GateStride, KSplit: p.K, Splits: 1}
 	xvec := K%4 == 0
+	flop := 2 * float64(M) * float64(N) * float64(K)
 	if plan.Variant == "matmul_smallm" {
 		k := regKernel("smallm", w, xvec, 1, 1, 8, plan.MaxM)
-		k.flop = 2 * float64(M) * float64(N) * float64(K)
+		k.flop = flop
 		e.dispatch(k, [3]uint32{uint32(ceilDiv(N, 32)), uint32(ceilDiv(M, plan.MaxM)), 1}, rp,
 			y, x, w.W, w.Scales, ep.Bias, ep.Gate)
 		return
 	}
 	gm, gn := plan.BM/64, plan.BN/64
 	k := regKernel("main", w, xvec, gm, gn, plan.TK, 1)
-	k.flop = 2 * float64(M) * float64(N) * float64(K)
+	k.flop = flop
 	grid := [3]uint32{uint32(ceilDiv(N, plan.BN)), uint32(ceilDiv(M, plan.BM)), 1}
 	S := max(1, plan.Split)
 	if S > 1 {

@@ -6,8 +6,6 @@ package main
 
 import (
 	"fmt"
-	"image"
-	"image/png"
 	"math"
 	"os"
 	"path/filepath"
@@ -193,18 +191,9 @@ func TestSampleMatchesPyTorch(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sample: exit %d\n%s%s", code, so, se)
 	}
-	pf, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(pf)
-	pf.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
 	want := make([]byte, 2*8*8*4)
 	ref.ToRGBA8(want, tensor(t, fx, "euler_decoded"), 2, 8, 8)
-	rgba := img.(*image.RGBA)
+	rgba := readPNG(t, out)
 	worst := 0
 	for i := range 2 {
 		for yy := range 8 {

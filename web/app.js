@@ -559,6 +559,9 @@ class Bytes {
   }
 }
 
+// unread is imageInfo's answer for a known format whose size cannot be read.
+const unread = (type, why, orientation = 1) => ({ type, w: 0, h: 0, orientation, why });
+
 // imageInfo reads an image's format, size and EXIF orientation from a File,
 // Blob or bytes without decoding it: {type, w, h, orientation} (w, h as
 // stored, before orientation). type is "" when the file is not one of PNG,
@@ -568,7 +571,6 @@ export async function imageInfo(src) {
   const r = new Bytes(src instanceof Blob ? src : new Blob([src]));
   await r.need(0, Math.min(r.size, 32));
   const size = (type, w, h, orientation = 1) => ({ type, w, h, orientation });
-  const unread = (type, why, orientation = 1) => ({ type, w: 0, h: 0, orientation, why });
   if (r.is(0, "\x89PNG\r\n\x1a\n")) return r.is(12, "IHDR") && r.has(16, 8) ? size("png", r.u32(16), r.u32(20)) : unread("png", "no IHDR chunk first");
   if (r.is(0, "GIF8")) return gifInfo(r);
   if (r.is(0, "BM")) {
@@ -597,21 +599,21 @@ const MAX_SEGMENTS = 100000;
 async function jpegInfo(r) {
   let orientation = 1;
   for (let i = 2, steps = 0; ; steps++) {
-    if (steps > MAX_SEGMENTS) return { type: "jpeg", w: 0, h: 0, orientation, why: `more than ${MAX_SEGMENTS} segments before the frame header` };
-    if (!(r.has(i, 2) || await r.need(i, 2))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
+    if (steps > MAX_SEGMENTS) return unread("jpeg", `more than ${MAX_SEGMENTS} segments before the frame header`, orientation);
+    if (!(r.has(i, 2) || await r.need(i, 2))) return unread("jpeg", "the file ends before the frame header", orientation);
     if (r.u8(i) !== 0xff) {
       i = await r.find(i, 0xff);
-      if (i < 0) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
+      if (i < 0) return unread("jpeg", "the file ends before the frame header", orientation);
       continue;
     }
     const m = r.u8(i + 1);
     if (m === 0xff) { i++; continue; } // fill byte
     if (m === 0x00 || m === 0x01 || m === 0xd8 || (m >= 0xd0 && m <= 0xd7)) { i += 2; continue; } // no segment
-    if (m === 0xd9 || m === 0xda) return { type: "jpeg", w: 0, h: 0, orientation, why: "no frame header before the image data" };
-    if (!(r.has(i, 4) || await r.need(i, 4))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the file ends before the frame header" };
+    if (m === 0xd9 || m === 0xda) return unread("jpeg", "no frame header before the image data", orientation);
+    if (!(r.has(i, 4) || await r.need(i, 4))) return unread("jpeg", "the file ends before the frame header", orientation);
     const len = r.u16(i + 2);
     if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
-      if (!(await r.need(i, 9))) return { type: "jpeg", w: 0, h: 0, orientation, why: "the frame header is cut short" };
+      if (!(await r.need(i, 9))) return unread("jpeg", "the frame header is cut short", orientation);
       return { type: "jpeg", w: r.u16(i + 7), h: r.u16(i + 5), orientation };
     }
     if (m === 0xe1 && len >= 16 && (await r.need(i, 2 + len)) && r.is(i + 4, "Exif\0\0")) {
@@ -624,12 +626,12 @@ async function jpegInfo(r) {
 // gifInfo: the logical screen, grown to the first frame where that is
 // larger (decoders do the same).
 async function gifInfo(r) {
-  if (!(await r.need(0, 13))) return { type: "gif", w: 0, h: 0, orientation: 1, why: "the header is cut short" };
+  if (!(await r.need(0, 13))) return unread("gif", "the header is cut short");
   let w = r.u16(6, true), h = r.u16(8, true);
   const flags = r.u8(10);
   let o = 13 + (flags & 0x80 ? 3 << ((flags & 7) + 1) : 0); // after the global colour table
   for (let steps = 0; r.has(o, 1) || await r.need(o, 1); steps++) {
-    if (steps > MAX_SEGMENTS) return { type: "gif", w: 0, h: 0, orientation: 1, why: `more than ${MAX_SEGMENTS} blocks before the first frame` };
+    if (steps > MAX_SEGMENTS) return unread("gif", `more than ${MAX_SEGMENTS} blocks before the first frame`);
     const k = r.u8(o);
     if (k === 0x2c) { // image descriptor: left, top, width, height
       if (await r.need(o, 9)) {

@@ -353,6 +353,12 @@ func keyString(k any) string {
 		return k.String()
 	case bool:
 		return strconv.FormatBool(k)
+	case float64:
+		return strconv.FormatFloat(k, 'g', -1, 64)
+	case nil:
+		return "None"
 	}
-	return fmt.Sprint(k)
+	// A container used as a key is never a state-dict name; printing it could
+	// recurse forever (a pickle can make a dict contain itself), so name its type.
+	return fmt.Sprintf("<%T>", k)
 }

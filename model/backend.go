@@ -88,6 +88,9 @@ type Backend interface {
 	// UpsampleConv is conv3×3(nearest-upsample×2(x)), pad 1: the LDM
 	// Upsample block; x is [B,C,H,W], y [B,Cout,2H,2W].
 	UpsampleConv(y, x, w, b Tensor, B, C, H, W, Cout int)
+	// Downsample is the LDM Downsample block: conv3×3 of stride 2 over
+	// F.pad(x, (0,1,0,1)); x [B,C,H,W] (H, W even), y [B,Cout,H/2,W/2].
+	Downsample(y, x, w, b Tensor, B, C, H, W, Cout int)
 
 	Add(y, a, b Tensor)         // y = a + b (y may be a)
 	SwiGLU(y, a, b Tensor)      // y = silu(a)·b

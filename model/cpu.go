@@ -143,6 +143,10 @@ func (CPU) Conv2D(y, x, w, b Tensor, B, Cin, H, W, Cout, k, pad int, res Tensor)
 	ref.Conv2D(ct(y), ct(x), ct(w), ct(b), ct(res), B, Cin, H, W, Cout, k, 1, pad, false)
 }
 
+func (CPU) Downsample(y, x, w, b Tensor, B, C, H, W, Cout int) {
+	ref.Downsample(ct(y), ct(x), ct(w), ct(b), B, C, H, W, Cout)
+}
+
 func (CPU) UpsampleConv(y, x, w, b Tensor, B, C, H, W, Cout int) {
 	ref.Conv2D(ct(y), ct(x), ct(w), ct(b), nil, B, C, H, W, Cout, 3, 1, 1, true)
 }

@@ -129,6 +129,10 @@ func (g *GPU) Conv2D(y, x, w, b Tensor, B, Cin, H, W, Cout, k, pad int, res Tens
 	g.E.Conv2D(gt(y), gt(x), gt(w), gt(b), B, Cin, H, W, Cout, k, 1, pad, shaders.ConvOpts{Res: gt(res)})
 }
 
+func (g *GPU) Downsample(y, x, w, b Tensor, B, C, H, W, Cout int) {
+	g.E.Downsample(gt(y), gt(x), gt(w), gt(b), B, C, H, W, Cout)
+}
+
 func (g *GPU) UpsampleConv(y, x, w, b Tensor, B, C, H, W, Cout int) {
 	g.E.Conv2D(gt(y), gt(x), gt(w), gt(b), B, C, H, W, Cout, 3, 1, 1, shaders.ConvOpts{Up2: true})
 }

@@ -156,7 +156,7 @@ func (a *app) queue(name string, cmd func() (any, error)) js.Value {
 		v, err := cmd()
 		if err != nil {
 			if !errors.Is(err, errCanceled) {
-				a.emit("error", map[string]any{"op": name, "message": err.Error()})
+				a.emit("error", errorDetail(name, err))
 			}
 			reject(jsErr(err))
 			return
@@ -204,7 +204,9 @@ func (a *app) installAPI() {
 	def("generate", func(args []js.Value) any {
 		opts := jsonOf(arg(args, 0))
 		id := a.gen.Add(1) // a newer request stops the running one at its next step
-		return a.queue("generate", func() (any, error) { return a.generate(id, opts) })
+		p := a.queue("generate", func() (any, error) { return a.generate(id, opts) })
+		p.Set("run", float64(id)) // the run's events carry it: the page matches them to its request
+		return p
 	})
 	def("cancel", func(args []js.Value) any {
 		a.gen.Add(1)
@@ -270,6 +272,7 @@ func (a *app) installAPI() {
 		}
 		return a.queue("interpolateEncoded", func() (any, error) { return a.interpolateEncoded(frames) })
 	})
+	a.embedAPI(api) // embed.go
 	js.Global().Set("novae", api)
 	if host := js.Global().Get("novaeHost"); host.Truthy() && host.Get("apiReady").Type() == js.TypeFunction {
 		host.Call("apiReady", api)

@@ -99,14 +99,15 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 			}
 			zHost = v
 		}
-		sm := 0.0 // without per-step views the GPU runs ahead: timed once at the end
+		// The step's own time: on the GPU the Read above (or the sync) waited
+		// for its work, so the clock covers it whatever the view.
 		if perStep {
 			if err := a.sync(); err != nil {
 				return err
 			}
-			sm = ms(time.Since(last))
-			stepMs += sm
 		}
+		sm := ms(time.Since(last))
+		stepMs += sm
 		dm := 0.0
 		if perStep {
 			d0 := time.Now()
@@ -178,7 +179,6 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 			z = a.b.Upload(doneZ, B, T, C)
 		}
 		err := a.sync()
-		stepMs = ms(time.Since(start))
 		d0 := time.Now()
 		var px []byte
 		if err == nil {
@@ -321,11 +321,16 @@ func (a *app) img2img(id int64, raw []byte) (any, error) {
 	a.emit("start", map[string]any{"run": float64(id), "mode": "img2img", "strength": strength,
 		"steps": o.Steps, "seed": float64(o.Seed), "class": o.Class, "cfg": o.CFG, "layout": layoutJS(lay)})
 	start := time.Now()
+	last := start
 	var traj []*frame
 	err = flowFrom(a.b, a.m.DiT, z0, t0, o, func(i int, t float64, z, x0 model.Tensor) error {
 		if a.gen.Load() != id {
 			return errCanceled
 		}
+		if err := a.sync(); err != nil {
+			return err
+		}
+		sm, d0 := ms(time.Since(last)), time.Now()
 		xt, err := a.decode(z, 1)
 		if err != nil {
 			return err
@@ -338,10 +343,12 @@ func (a *app) img2img(id int64, raw []byte) (any, error) {
 			Layout: lay, Kind: "step", Step: i, Steps: o.Steps, T: t}
 		traj = append(traj, f)
 		a.show(f)
-		a.emit("step", map[string]any{"run": float64(id), "i": i, "n": o.Steps, "t": t, "ms": 0.0, "decodeMs": 0.0, "cfg": o.CFG})
+		a.emit("step", map[string]any{"run": float64(id), "i": i, "n": o.Steps, "t": t, "ms": sm,
+			"decodeMs": ms(time.Since(d0)), "cfg": o.CFG})
 		if a.gpu == nil {
 			yield()
 		}
+		last = time.Now()
 		return nil
 	})
 	a.setTrajectory(traj)

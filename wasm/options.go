@@ -2,11 +2,13 @@ package main
 
 // Generation options as the page sends them (JSON from a form, the URL or a
 // postMessage command). Everything is validated and clamped here, in one
-// place, whatever the page already did: a value out of range is clamped and
-// reported in Notes, a value of the wrong kind is an error.
+// place, whatever the page already did: a number out of range is clamped and
+// reported in Notes; a value of the wrong kind, and a class the model does
+// not have, is an *OptionError naming the option.
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -44,6 +46,27 @@ type RawOptions struct {
 	Frames   *float64 `json:"frames"`   // interpolation frames 2..MaxFrames (0: off)
 }
 
+// OptionError is an option that cannot be used: its JSON name and why. The
+// page's error event carries the name, so an embedder knows what to fix.
+type OptionError struct {
+	Option string // "class", "steps", …; "options" for the whole object
+	Reason string
+}
+
+func (e *OptionError) Error() string { return "options: " + e.Option + " " + e.Reason }
+
+// optionOf names the option a JSON decoding error is about.
+func optionOf(err error) *OptionError {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return &OptionError{te.Field, fmt.Sprintf("must be a %s, not a %s", te.Type, te.Value)}
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return &OptionError{strings.Trim(name, `"`), "is not an option"}
+	}
+	return &OptionError{"options", fmt.Sprintf("must be a JSON object (%v)", err)}
+}
+
 // Options are validated generation settings.
 type Options struct {
 	Class    int
@@ -68,7 +91,7 @@ func ParseOptions(data []byte, numClasses int, def model.SampleDefaults, rnd fun
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
-		return Options{}, fmt.Errorf("options: %v", err)
+		return Options{}, optionOf(err)
 	}
 	o := Options{View: "both", Grid: 1}
 	num := func(name string, p *float64, def, lo, hi float64) (float64, error) {
@@ -77,7 +100,7 @@ func ParseOptions(data []byte, numClasses int, def model.SampleDefaults, rnd fun
 		}
 		v := *p
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return 0, fmt.Errorf("options: %s is not a number", name)
+			return 0, &OptionError{name, "is not a number"}
 		}
 		if v < lo || v > hi {
 			c := math.Min(math.Max(v, lo), hi)
@@ -89,7 +112,7 @@ func ParseOptions(data []byte, numClasses int, def model.SampleDefaults, rnd fun
 	integer := func(name string, p *float64, def, lo, hi int) (int, error) {
 		v, err := num(name, p, float64(def), float64(lo), float64(hi))
 		if err == nil && v != math.Trunc(v) {
-			err = fmt.Errorf("options: %s %g is not a whole number", name, v)
+			err = &OptionError{name, fmt.Sprintf("%g is not a whole number", v)}
 		}
 		return int(v), err
 	}
@@ -108,8 +131,14 @@ func ParseOptions(data []byte, numClasses int, def model.SampleDefaults, rnd fun
 			err = e
 		}
 	}
+	// A class is a name, not a quantity: one the model does not have is an
+	// error, never the nearest (which would be "unconditional").
 	var e error
-	o.Class, e = integer("class", r.Class, numClasses, -1, numClasses)
+	if r.Class != nil && (*r.Class < -1 || *r.Class > float64(numClasses)) {
+		e = &OptionError{"class", fmt.Sprintf("%g is not a class of this model: 0–%d, %d for unconditional, -1 for random", *r.Class, numClasses-1, numClasses)}
+	} else {
+		o.Class, e = integer("class", r.Class, numClasses, -1, numClasses)
+	}
 	errs(e)
 	if o.Class < 0 && e == nil {
 		o.Class = int(rnd() % uint64(numClasses))
@@ -129,7 +158,7 @@ func ParseOptions(data []byte, numClasses int, def model.SampleDefaults, rnd fun
 		case "heun":
 			o.Heun = true
 		default:
-			errs(fmt.Errorf("options: sampler %q is neither euler nor heun", *r.Sampler))
+			errs(&OptionError{"sampler", fmt.Sprintf("%q is neither euler nor heun", *r.Sampler)})
 		}
 	}
 	o.CFG, e = num("cfg", r.CFG, def.CFG, 0, MaxCFG)
@@ -145,9 +174,9 @@ func ParseOptions(data []byte, numClasses int, def model.SampleDefaults, rnd fun
 		sched = *r.Schedule
 	}
 	if len(sched) > 40 {
-		errs(fmt.Errorf("options: schedule too long"))
+		errs(&OptionError{"schedule", "is too long"})
 	} else if o.Schedule, e = model.ParseSchedule(sched); e != nil {
-		errs(fmt.Errorf("options: %v", e))
+		errs(&OptionError{"schedule", strings.TrimPrefix(e.Error(), "schedule ")})
 	}
 	if r.View != nil {
 		o.View = ""
@@ -157,7 +186,7 @@ func ParseOptions(data []byte, numClasses int, def model.SampleDefaults, rnd fun
 			}
 		}
 		if o.View == "" {
-			errs(fmt.Errorf("options: view %q is not one of %s", *r.View, strings.Join(Views, ", ")))
+			errs(&OptionError{"view", fmt.Sprintf("%q is not one of %s", *r.View, strings.Join(Views, ", "))})
 		}
 	}
 	o.Grid, e = integer("grid", r.Grid, 1, 1, MaxGrid)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestParseOptionsDefaults(t *testing.T) {
 }
 
 func TestParseOptionsClamps(t *testing.T) {
-	o, err := ParseOptions([]byte(`{"class": 99, "seed": -1, "steps": 500, "cfg": 1e9, "shift": 0,
+	o, err := ParseOptions([]byte(`{"class": 10, "seed": -1, "steps": 500, "cfg": 1e9, "shift": 0,
 		"grid": 40, "sampler": "HEUN", "view": "X0", "schedule": "early-0.4"}`), 10, defs, fixedRnd)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +39,7 @@ func TestParseOptionsClamps(t *testing.T) {
 		o.Grid != MaxGrid || !o.Heun || o.View != "x0" || o.Schedule.String() != "early-0.4" {
 		t.Errorf("clamped: %+v", o)
 	}
-	if len(o.Notes) != 6 { // class, seed (random), steps, cfg, shift, grid
+	if len(o.Notes) != 5 { // seed (random), steps, cfg, shift, grid
 		t.Errorf("notes: %q", o.Notes)
 	}
 	o, err = ParseOptions([]byte(`{"class": -1, "frames": 1, "seed": 4}`), 10, defs, fixedRnd)
@@ -47,19 +48,39 @@ func TestParseOptionsClamps(t *testing.T) {
 	}
 }
 
+// Every refusal is an *OptionError that names the option, so the page can
+// tell an embedder which one to fix.
 func TestParseOptionsRejects(t *testing.T) {
-	for _, c := range []struct{ json, want string }{
-		{`{"steps": 2.5}`, "whole number"},
-		{`{"sampler": "ddim"}`, "sampler"},
-		{`{"view": "<img>"}`, "view"},
-		{`{"schedule": "cubic"}`, "schedule"},
-		{`{"schedule": "` + strings.Repeat("x", 100) + `"}`, "too long"},
-		{`{"seed": "7"}`, "options"},
-		{`{"evil": 1}`, "unknown field"},
-		{`[1]`, "options"},
+	for _, c := range []struct{ json, option, want string }{
+		{`{"steps": 2.5}`, "steps", "whole number"},
+		{`{"sampler": "ddim"}`, "sampler", "neither euler nor heun"},
+		{`{"view": "<img>"}`, "view", "not one of"},
+		{`{"schedule": "cubic"}`, "schedule", "unknown CFG schedule"},
+		{`{"schedule": "` + strings.Repeat("x", 100) + `"}`, "schedule", "too long"},
+		{`{"seed": "7"}`, "seed", "must be a float64, not a string"},
+		{`{"cfg": true}`, "cfg", "not a bool"},
+		{`{"evil": 1}`, "evil", "not an option"},
+		{`[1]`, "options", "JSON object"},
+		// A class the model lacks is not clamped to "unconditional".
+		{`{"class": 11}`, "class", "11 is not a class of this model: 0–9, 10 for unconditional, -1 for random"},
+		{`{"class": 99}`, "class", "not a class"},
+		{`{"class": -2}`, "class", "not a class"},
+		{`{"class": 2.5}`, "class", "whole number"},
 	} {
-		if _, err := ParseOptions([]byte(c.json), 10, defs, fixedRnd); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: err = %v, want %q", c.json, err, c.want)
+		_, err := ParseOptions([]byte(c.json), 10, defs, fixedRnd)
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != c.option || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v (%T), want an OptionError for %q saying %q", c.json, err, err, c.option, c.want)
+		}
+	}
+	// The first refusal is reported, and nothing else is lost: a valid
+	// command next to it parses.
+	if _, err := ParseOptions([]byte(`{"class": 3, "steps": 2.5, "sampler": "x"}`), 10, defs, fixedRnd); err == nil || !strings.Contains(err.Error(), "steps") {
+		t.Errorf("first error: %v", err)
+	}
+	for _, ok := range []string{`{"class": 0}`, `{"class": 10}`, `{"class": -1}`} {
+		if _, err := ParseOptions([]byte(ok), 10, defs, fixedRnd); err != nil {
+			t.Errorf("%s: %v", ok, err)
 		}
 	}
 }

@@ -39,14 +39,24 @@ var gnCases = []gnCase{
 	{B: 2, C: 128, H: 32, W: 32, G: 32, affine: true},                            // before attention / norm_out-like
 	{B: 1, C: 128, H: 32, W: 32, G: 32, affine: true, offset: 100},               // mean ≫ std
 	{B: 1, C: 128, H: 256, W: 256, G: 32, affine: true, swish: true, long: true}, // 262144 values per group
+	// Split over several workgroups per group (more than GroupNormChunk = 4096 values):
+	{B: 2, C: 6, H: 65, W: 63, G: 3, affine: true, swish: true},   // 8190: two chunks, the last short
+	{B: 1, C: 8, H: 45, W: 47, G: 1, affine: true},                // 16920: five chunks, the last 520
+	{B: 1, C: 4, H: 64, W: 65, G: 1, affine: true, offset: 100},   // mean ≫ std across chunks
+	{B: 3, C: 10, H: 31, W: 29, G: 2, swish: true, inPlace: true}, // 4495 per group, in place
+	{B: 1, C: 64, H: 64, W: 64, G: 32, affine: true, swish: true}, // 8192: exactly two chunks
 }
 
-// TestGroupNorm: tolerance 1e-5 abs + 1e-5 rel at every size. A group of n
+// TestGroupNorm: tolerance 1e-5 abs + 1e-5 rel at every size, one
+// workgroup per group and split alike. A group of n
 // values is summed by 256 threads, each in blocks of 32, then by a tree:
 // every partial sum has at most 32 + n/8192 + 8 f32 roundings (72 at
 // 262144), so the variance is good to ~4e-6 relative in the worst case and
 // z to ~2e-6; the first mean's error is removed by the second pass. The
-// reference computes the statistics in float64.
+// reference computes the statistics in float64. Split, each chunk of 4096
+// values is summed the same way in registers (16 per thread, then the tree)
+// and the chunks' statistics merge around chunk 0's mean (small terms), so
+// the error bound is no larger.
 func TestGroupNorm(t *testing.T) {
 	for _, c := range gnCases {
 		if c.long && testing.Short() {

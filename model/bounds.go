@@ -71,6 +71,20 @@ func (c Config) checkBounds() error {
 		chk("residual.OutDim", r.OutDim, maxWidth)
 		chk("residual.InChans", r.InChans, 64)
 	}
+	if v := c.VAE; v != nil {
+		chk("vae.Ch", v.Ch, maxWidth)
+		chk("vae.ChMult entries", len(v.ChMult), maxList)
+		for _, m := range v.ChMult {
+			chk("vae.ChMult", m, 64)
+		}
+		chk("vae.NumResBlocks", v.NumResBlocks, 64)
+		chk("vae.AttnRes entries", len(v.AttnRes), maxList)
+		chk("vae.Resolution", v.Resolution, maxSide)
+		chk("vae.InCh", v.InCh, 64)
+		chk("vae.ZChannels", v.ZChannels, maxWidth)
+		chk("vae.EmbedDim", v.EmbedDim, maxWidth)
+		chk("vae.Groups", v.Groups, maxWidth)
+	}
 	if len(bad) > 0 {
 		return fmt.Errorf("config: implausible sizes: %v", bad)
 	}

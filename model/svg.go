@@ -4,6 +4,10 @@ package model
 // (keys under "dit."), the autoencoder ("encoder." DINOv3, "extra_vit."
 // residual ViT, "decoder."), the latent statistics ("latent.mean",
 // "latent.std") and the config as JSON in the metadata key "config".
+//
+// A model of latent kind "vae" (vae.go) is the same file with the LDM KL
+// autoencoder instead: "encoder." is then the LDM Encoder, plus
+// "quant_conv." beside it and "post_quant_conv." before "decoder.".
 
 import (
 	"encoding/json"
@@ -23,6 +27,10 @@ type Config struct {
 	Residual    *ResViTConfig  `json:"residual,omitempty"`
 	Defaults    SampleDefaults `json:"defaults"`
 	FeatureNorm bool           `json:"feature_norm"` // latent normalised with latent.mean/std
+	// Latent is the kind of latent the DiT samples: "svg" (or empty) or
+	// "vae"; a "vae" model has VAE and neither Dino nor Residual.
+	Latent string     `json:"latent,omitempty"`
+	VAE    *VAEConfig `json:"vae,omitempty"`
 }
 
 // SampleDefaults are the sampler settings a model card recommends.
@@ -74,6 +82,16 @@ func (c Config) Validate() error {
 	if err := c.Decoder.Validate(); err != nil {
 		return err
 	}
+	switch c.Latent {
+	case "", LatentSVG:
+		if c.VAE != nil {
+			return fmt.Errorf("config: a VAE section in a model of latent kind %q (want \"vae\")", c.LatentKind())
+		}
+	case LatentVAE:
+		return c.validateVAE()
+	default:
+		return fmt.Errorf("config: unknown latent kind %q (want \"svg\" or \"vae\")", c.Latent)
+	}
 	if c.Decoder.ZChannels != c.DiT.InChannels {
 		return fmt.Errorf("config: decoder takes %d channels, DiT makes %d", c.Decoder.ZChannels, c.DiT.InChannels)
 	}
@@ -100,6 +118,36 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// validateVAE checks a model of latent kind "vae": the DiT samples the
+// encoder's EmbedDim channels on its latent grid, post_quant_conv maps them
+// to the decoder's ZChannels, and the decoder returns the encoder's image.
+func (c Config) validateVAE() error {
+	v := c.VAE
+	if v == nil {
+		return fmt.Errorf("config: latent kind \"vae\" without a \"vae\" section")
+	}
+	if c.Dino != nil || c.Residual != nil {
+		return fmt.Errorf("config: a model of latent kind \"vae\" has no DINOv3 or residual ViT")
+	}
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	if v.EmbedDim != c.DiT.InChannels {
+		return fmt.Errorf("config: the VAE latent has %d channels, the DiT takes %d", v.EmbedDim, c.DiT.InChannels)
+	}
+	if v.ZChannels != c.Decoder.ZChannels {
+		return fmt.Errorf("config: post_quant_conv makes %d channels, the decoder takes %d", v.ZChannels, c.Decoder.ZChannels)
+	}
+	if v.LatentRes() != c.DiT.Grid || c.Decoder.LatentRes() != c.DiT.Grid || c.Decoder.Resolution != c.Image || v.Resolution != c.Image {
+		return fmt.Errorf("config: the VAE maps %d² → %d², the decoder %d² → %d², DiT grid is %d², image %d²",
+			v.Resolution, v.LatentRes(), c.Decoder.LatentRes(), c.Decoder.Resolution, c.DiT.Grid, c.Image)
+	}
+	if len(c.Classes) > 0 && len(c.Classes) != c.DiT.NumClasses {
+		return fmt.Errorf("config: %d class names for %d classes", len(c.Classes), c.DiT.NumClasses)
+	}
+	return nil
+}
+
 func resOut(r *ResViTConfig) int {
 	if r == nil {
 		return 0
@@ -109,12 +157,14 @@ func resOut(r *ResViTConfig) int {
 
 // Key prefixes inside a novae weights file.
 const (
-	PrefixDiT      = "dit."
-	PrefixDino     = "encoder."
-	PrefixResidual = "extra_vit."
-	PrefixDecoder  = "decoder."
-	KeyMean        = "latent.mean"
-	KeyStd         = "latent.std"
+	PrefixDiT       = "dit."
+	PrefixDino      = "encoder."
+	PrefixResidual  = "extra_vit."
+	PrefixDecoder   = "decoder."
+	PrefixQuant     = "quant_conv."      // VAE: after the encoder (LDM key)
+	PrefixPostQuant = "post_quant_conv." // VAE: before the decoder (LDM key)
+	KeyMean         = "latent.mean"
+	KeyStd          = "latent.std"
 )
 
 // SVG is a loaded model.
@@ -125,6 +175,10 @@ type SVG struct {
 	Dino      *Dino   // nil when the file has no encoders
 	Residual  *ResViT // nil likewise
 	Mean, Std Tensor  // [C] latent statistics (nil: no feature norm)
+	// Latent kind "vae": the encoder with quant_conv (nil when the file
+	// has no encoders) and post_quant_conv (always).
+	VAE       *VAEEncoder
+	PostQuant *conv
 }
 
 // Params lists every tensor of the model with its file key.
@@ -138,6 +192,12 @@ func (m *SVG) Params() []Param {
 	}
 	add(PrefixDiT, m.DiT.Params())
 	add(PrefixDecoder, m.Decoder.Params())
+	if m.PostQuant != nil {
+		postQuantP(&ps, m.PostQuant, *m.Cfg.VAE)
+	}
+	if m.VAE != nil {
+		add("", m.VAE.Params())
+	}
 	if m.Dino != nil {
 		add(PrefixDino, m.Dino.Params())
 		add(PrefixResidual, m.Residual.Params())
@@ -153,6 +213,13 @@ func (m *SVG) Params() []Param {
 // list of keys and shapes that loading, converting and random weights share.
 func Skeleton(cfg Config, encoders bool) *SVG {
 	m := &SVG{Cfg: cfg, DiT: &DiT{Cfg: cfg.DiT}, Decoder: &Decoder{Cfg: cfg.Decoder}}
+	if cfg.LatentKind() == LatentVAE && cfg.VAE != nil {
+		m.PostQuant = &conv{}
+		if encoders {
+			m.VAE = &VAEEncoder{Cfg: *cfg.VAE}
+		}
+		return m
+	}
 	if encoders && cfg.Dino != nil && cfg.Residual != nil {
 		m.Dino, m.Residual = &Dino{Cfg: *cfg.Dino}, &ResViT{Cfg: *cfg.Residual}
 	}
@@ -165,14 +232,21 @@ func Open(b Backend, src Source, cfg Config, encoders bool) (*SVG, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	probe, hide := PrefixDino+"cls_token", []string{PrefixDino, PrefixResidual}
+	if cfg.LatentKind() == LatentVAE {
+		probe, hide = PrefixDino+"conv_in.weight", []string{PrefixDino, PrefixQuant}
+	}
 	if encoders {
-		if _, ok := src.Lookup(PrefixDino + "cls_token"); !ok {
+		if _, ok := src.Lookup(probe); !ok {
 			encoders = false
 		}
 	}
 	m := Skeleton(cfg, encoders)
 	ps := m.Params()
-	if err := Load(b, &prefixFilter{src, m.Dino != nil}, "", ps); err != nil {
+	if encoders {
+		hide = nil
+	}
+	if err := Load(b, &prefixFilter{src, hide}, "", ps); err != nil {
 		return nil, err
 	}
 	if m.DiT.PosEmbed == nil {
@@ -188,18 +262,21 @@ func Open(b Backend, src Source, cfg Config, encoders bool) (*SVG, error) {
 	return m, b.Flush()
 }
 
-// prefixFilter hides the encoder keys when they are not loaded, so Check
-// does not call them unexpected.
+// prefixFilter hides the encoder keys (under hide) when they are not
+// loaded, so Check does not call them unexpected.
 type prefixFilter struct {
 	Source
-	encoders bool
+	hide []string
 }
 
 func (p *prefixFilter) Names() []string {
 	var out []string
+next:
 	for _, n := range p.Source.Names() {
-		if !p.encoders && (hasPrefix(n, PrefixDino) || hasPrefix(n, PrefixResidual)) {
-			continue
+		for _, h := range p.hide {
+			if hasPrefix(n, h) {
+				continue next
+			}
 		}
 		out = append(out, n)
 	}
@@ -245,6 +322,11 @@ func (m *SVG) decode(b Backend, z Tensor, B int) Tensor {
 	}
 	nchw := b.Alloc(B, C, c.DiT.Grid, c.DiT.Grid)
 	b.TokensToNCHW(nchw, x, B, T, C)
+	if m.PostQuant != nil {
+		z := PostQuant(b, m.PostQuant, nchw, B, c.DiT.Grid)
+		b.Free(nchw)
+		nchw = z
+	}
 	img := m.Decoder.Forward(b, nchw, B)
 	if x != z {
 		b.Free(x)
@@ -256,17 +338,28 @@ func (m *SVG) decode(b Backend, z Tensor, B int) Tensor {
 // EncoderImage is the side of the images the encoders take (the residual
 // ViT's position table fixes it; 256 for SVG, like the decoder's output).
 func (m *SVG) EncoderImage() int {
+	if m.Cfg.VAE != nil {
+		return m.Cfg.VAE.Resolution
+	}
 	if m.Residual != nil {
 		return m.Residual.Cfg.Image
 	}
 	return m.Cfg.Image
 }
 
-// Encode maps ImageNet-normalised images [B,3,S,S] (S = EncoderImage) to latents
-// [B,T,C] in the normalised space the DiT samples in. The residual features
-// are aligned to the DINO features' statistics over this batch, as the
-// official autoencoder does (so the result depends on the batch).
+// Encode maps images [B,3,S,S] (S = EncoderImage; ImageNet-normalised for
+// an SVG latent, in [-1,1] for a VAE latent: see InputNorm) to latents
+// [B,T,C] in the normalised space the DiT samples in, T = EncoderGrid².
+// SVG: the residual features are aligned to the DINO features' statistics
+// over this batch, as the official autoencoder does (so the result depends
+// on the batch). VAE: the posterior mean, per image.
 func (m *SVG) Encode(b Backend, img Tensor, B int) (Tensor, error) {
+	if m.Cfg.LatentKind() == LatentVAE {
+		if m.VAE == nil {
+			return nil, fmt.Errorf("encode: this model file has no encoder")
+		}
+		return m.encodeVAE(b, img, B)
+	}
 	if m.Dino == nil {
 		return nil, fmt.Errorf("encode: this model file has no encoders")
 	}

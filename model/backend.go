@@ -31,6 +31,14 @@ type Epilogue struct {
 	Accumulate bool
 }
 
+// Fused is Count consecutive Linears of one input stacked along their
+// outputs: W [ΣN_i, K], B [ΣN_i] (nil when they had no bias).
+type Fused struct {
+	W     Weight
+	B     Tensor
+	Count int
+}
+
 // HostWeight is a weight as read from a file, before it goes to a backend:
 // f32 data, or quantized data with scales (model/weights documents the
 // convention).
@@ -61,6 +69,11 @@ type Backend interface {
 
 	// Linear: y = epilogue(x·Wᵀ + b); b may be nil.
 	Linear(y, x Tensor, w Weight, b Tensor, ep Epilogue)
+	// FuseLinears stacks Linears that read one input (weights [N_i,K],
+	// biases [N_i] or all nil), in order, into as few as fit one binding
+	// each, so one Linear computes what they did; a weight of another kind,
+	// group or K starts a new one. The stacked originals are freed.
+	FuseLinears(ws []Weight, bs []Tensor) ([]Fused, error)
 	// LayerNorm over the last dim C; g and b nil for no affine.
 	LayerNorm(y, x, g, b Tensor, C int, eps float32)
 	// LayerNormModulate: y = LN(x)·(1+scale)+shift with shift/scale chunks

@@ -109,6 +109,29 @@ func (CPU) Linear(y, x Tensor, w Weight, b Tensor, ep Epilogue) {
 	ref.MatMulGate(ct(y), ct(x), cw.w, ct(b), ct(ep.Gate), ep.GateOff, stride, rows, M, cw.k, cw.n, int(ep.Act), ep.Accumulate)
 }
 
+// FuseLinears stacks them all: the reference has no binding limit.
+func (CPU) FuseLinears(ws []Weight, bs []Tensor) ([]Fused, error) {
+	var out []Fused
+	for i := 0; i < len(ws); {
+		w0 := ws[i].(*cpuW)
+		f := &cpuW{n: 0, k: w0.k}
+		var b []float32
+		j := i
+		for ; j < len(ws) && ws[j].(*cpuW).k == w0.k && (bs[j] == nil) == (bs[i] == nil); j++ {
+			f.n += ws[j].(*cpuW).n
+			f.w = append(f.w, ws[j].(*cpuW).w...)
+			b = append(b, ct(bs[j])...)
+		}
+		var bt Tensor
+		if bs[i] != nil {
+			bt = &cpuT{shape: []int{f.n}, data: b}
+		}
+		out = append(out, Fused{W: f, B: bt, Count: j - i})
+		i = j
+	}
+	return out, nil
+}
+
 func (CPU) LayerNorm(y, x, g, b Tensor, C int, eps float32) {
 	ref.LayerNorm(ct(y), ct(x), ct(g), ct(b), C, eps)
 }

@@ -87,6 +87,14 @@ type DiT struct {
 	FinalAdaB  Tensor
 	FinalLin   Weight // final_layer.linear: Hidden → out
 	FinalLinB  Tensor
+
+	// Ada is every block's adaLN_modulation.1 and then the final layer's,
+	// stacked by LoadDiT into as few Linears as fit one binding (one for
+	// SVG-XL in f32 on a GPU binding 1 GiB): the conditioning is the same
+	// for every block, so a step computes all modulations with one matmul
+	// instead of Depth+1 matmuls of two rows. The per-block fields are nil
+	// then. Empty: the per-block weights are used.
+	Ada []Fused
 }
 
 // FreqDim is the size of the sinusoidal time features.
@@ -139,8 +147,57 @@ func LoadDiT(b Backend, src Source, prefix string, cfg DiTConfig) (*DiT, error) 
 	if m.PosEmbed == nil {
 		m.PosEmbed = b.Upload(PosEmbed2D(cfg.Hidden, cfg.Grid), 1, cfg.tokens(), cfg.Hidden)
 	}
+	ada, err := b.FuseLinears(m.adaLinears())
+	if err != nil {
+		return nil, err
+	}
+	m.Ada = ada
+	for i := range m.Blocks {
+		m.Blocks[i].AdaLN, m.Blocks[i].AdaLNBias = nil, nil
+	}
+	m.FinalAda, m.FinalAdaB = nil, nil
 	return m, nil
 }
+
+// adaLinears lists the adaLN Linears in the order Ada stacks them.
+func (m *DiT) adaLinears() ([]Weight, []Tensor) {
+	var ws []Weight
+	var bs []Tensor
+	for i := range m.Blocks {
+		ws = append(ws, m.Blocks[i].AdaLN)
+		bs = append(bs, m.Blocks[i].AdaLNBias)
+	}
+	return append(ws, m.FinalAda), append(bs, m.FinalAdaB)
+}
+
+// modulations computes every adaLN output of a step from the conditioning
+// and returns, for block i (and i = Depth for the final layer), the tensor
+// [B, chunks·Hidden] that holds its chunks and the index of its first chunk
+// (shift_msa; the final layer's shift). Free the tensors when done.
+func (m *DiT) modulations(b Backend, cond Cond) (mods []Tensor, at []adaRef) {
+	H := m.Cfg.Hidden
+	groups := m.Ada
+	if len(groups) == 0 {
+		ws, bs := m.adaLinears()
+		for i := range ws {
+			groups = append(groups, Fused{W: ws[i], B: bs[i], Count: 1})
+		}
+	}
+	for _, g := range groups {
+		rows := g.W.Dims()[0]
+		mod := b.Alloc(cond.B, rows)
+		b.Linear(mod, cond.SiLUC, g.W, g.B, Epilogue{})
+		for k := range g.Count {
+			at = append(at, adaRef{mod: len(mods), chunks: rows / H, first: 6 * k})
+		}
+		mods = append(mods, mod)
+	}
+	return mods, at
+}
+
+// adaRef locates one Linear's output inside a stacked modulation: chunk
+// first+j of mods[mod], a tensor of chunks·Hidden values per row.
+type adaRef struct{ mod, chunks, first int }
 
 // PosEmbed2D is the fixed 2-D sin-cos embedding [Grid·Grid, D]: the first
 // half of the channels encodes the column, the second the row; each half is
@@ -216,33 +273,38 @@ func (m *DiT) Forward(b Backend, out, x Tensor, cond Cond) {
 	b.Linear(h, x, m.XEmbed, m.XEmbedBias, Epilogue{})
 	b.AddRows(h, m.PosEmbed, T*H) // pos_embed broadcasts over the batch
 
-	mod := b.Alloc(B, 6*H)
+	mods, at := m.modulations(b, cond)
 	n := b.Alloc(B, T, H)
 	qkv := b.Alloc(B, T, 3*H)
 	att := b.Alloc(B, T, H)
 	mlp := b.Alloc(B, T, c.mlp())
 	for i := range m.Blocks {
 		blk := &m.Blocks[i]
-		// shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = adaLN(c).chunk(6)
-		b.Linear(mod, cond.SiLUC, blk.AdaLN, blk.AdaLNBias, Epilogue{})
+		// shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = adaLN(c).chunk(6):
+		// chunks a.first … a.first+5 of mod (all computed at the start)
+		a := at[i]
+		mod, nc, c0 := mods[a.mod], a.chunks, a.first
+		gate := func(j int) Epilogue {
+			return Epilogue{Gate: mod, GateOff: (c0 + j) * H, GateStride: nc * H, GateRows: B, Accumulate: true}
+		}
 		// x = x + gate_msa · attn(modulate(norm1(x), shift_msa, scale_msa))
-		b.LayerNormModulate(n, h, mod, H, T, 6, 0, 1, eps)
+		b.LayerNormModulate(n, h, mod, H, T, nc, c0, c0+1, eps)
 		b.Linear(qkv, n, blk.QKV, blk.QKVBias, Epilogue{})
 		if c.QKNorm {
 			b.HeadNorm(qkv, blk.QNormW, blk.QNormB, B, T, NH, HD, 0, 1e-5)
 			b.HeadNorm(qkv, blk.KNormW, blk.KNormB, B, T, NH, HD, 1, 1e-5)
 		}
 		b.Attention(att, qkv, B, T, NH, HD, float32(1/math.Sqrt(float64(HD))))
-		b.Linear(h, att, blk.Proj, blk.ProjBias, Epilogue{Gate: mod, GateOff: 2 * H, GateStride: 6 * H, GateRows: B, Accumulate: true})
+		b.Linear(h, att, blk.Proj, blk.ProjBias, gate(2))
 		// x = x + gate_mlp · mlp(modulate(norm2(x), shift_mlp, scale_mlp))
-		b.LayerNormModulate(n, h, mod, H, T, 6, 3, 4, eps)
+		b.LayerNormModulate(n, h, mod, H, T, nc, c0+3, c0+4, eps)
 		b.Linear(mlp, n, blk.FC1, blk.FC1Bias, Epilogue{Act: ActGELUTanh})
-		b.Linear(h, mlp, blk.FC2, blk.FC2Bias, Epilogue{Gate: mod, GateOff: 5 * H, GateStride: 6 * H, GateRows: B, Accumulate: true})
+		b.Linear(h, mlp, blk.FC2, blk.FC2Bias, gate(5))
 	}
 	// final layer: shift, scale = adaLN(c).chunk(2); linear(modulate(norm(x)))
-	fmod := b.Alloc(B, 2*H)
-	b.Linear(fmod, cond.SiLUC, m.FinalAda, m.FinalAdaB, Epilogue{})
-	b.LayerNormModulate(n, h, fmod, H, T, 2, 0, 1, eps)
+	a := at[len(m.Blocks)]
+	b.LayerNormModulate(n, h, mods[a.mod], H, T, a.chunks, a.first, a.first+1, eps)
 	b.Linear(out, n, m.FinalLin, m.FinalLinB, Epilogue{}) // velocity rows only (KeepRows)
-	b.Free(h, mod, n, qkv, att, mlp, fmod)
+	b.Free(h, n, qkv, att, mlp)
+	b.Free(mods...)
 }

@@ -81,6 +81,73 @@ func (g *GPU) Linear(y, x Tensor, w Weight, b Tensor, ep Epilogue) {
 		Gate: gt(ep.Gate), GateOff: ep.GateOff, GateStride: ep.GateStride, GateRows: ep.GateRows, Accumulate: ep.Accumulate})
 }
 
+// FuseLinears stacks runs of weights of one kind, group and K whose stacked
+// data, scales and biases each fit one binding (Limits.MaxTensor). The
+// copies are submitted run by run and the originals released, so the peak
+// memory is the largest run twice.
+func (g *GPU) FuseLinears(ws []Weight, bs []Tensor) ([]Fused, error) {
+	limit := g.E.Limits.MaxTensor()
+	size := func(t *shaders.Tensor) uint64 {
+		if t == nil {
+			return 0
+		}
+		return uint64(t.Bytes())
+	}
+	fits := func(a, b shaders.Weight, ab, bb Tensor) bool {
+		return a.Kind == b.Kind && a.Group == b.Group && a.K == b.K && (ab == nil) == (bb == nil) &&
+			(a.Scales == nil) == (b.Scales == nil) && a.W.Bytes()%4 == 0 && b.W.Bytes()%4 == 0
+	}
+	var out []Fused
+	for i := 0; i < len(ws); {
+		w0 := ws[i].(gpuWeight).w
+		wb, sb, bb := size(w0.W), size(w0.Scales), size(gt(bs[i]))
+		j := i + 1
+		for ; j < len(ws); j++ {
+			w := ws[j].(gpuWeight).w
+			if !fits(w0, w, bs[i], bs[j]) || wb+size(w.W) > limit || sb+size(w.Scales) > limit || bb+size(gt(bs[j])) > limit {
+				break
+			}
+			wb, sb, bb = wb+size(w.W), sb+size(w.Scales), bb+size(gt(bs[j]))
+		}
+		if j == i+1 {
+			out = append(out, Fused{W: ws[i], B: bs[i], Count: 1})
+			i = j
+			continue
+		}
+		var wt, st, bt []*shaders.Tensor
+		f := shaders.Weight{Kind: w0.Kind, Group: w0.Group, K: w0.K}
+		for k := i; k < j; k++ {
+			w := ws[k].(gpuWeight).w
+			f.N += w.N
+			wt = append(wt, w.W)
+			if w.Scales != nil {
+				st = append(st, w.Scales)
+			}
+			if bs[k] != nil {
+				bt = append(bt, gt(bs[k]))
+			}
+		}
+		f.W = g.E.ConcatRows(wt...)
+		f.W.Name = fmt.Sprintf("%s … (%d stacked)", w0.W.Name, j-i)
+		if st != nil {
+			f.Scales = g.E.ConcatRows(st...)
+		}
+		var b Tensor
+		if bt != nil {
+			b = g.E.ConcatRows(bt...)
+		}
+		for _, t := range append(append(wt, st...), bt...) {
+			t.Release()
+		}
+		if err := g.E.Submit(); err != nil {
+			return nil, fmt.Errorf("model: stacking %s …: %w", w0.W.Name, err)
+		}
+		out = append(out, Fused{W: gpuWeight{f}, B: b, Count: j - i})
+		i = j
+	}
+	return out, nil
+}
+
 func (g *GPU) LayerNorm(y, x, gm, b Tensor, C int, eps float32) {
 	g.E.LayerNorm(gt(y), gt(x), gt(gm), gt(b), C, eps)
 }

@@ -104,6 +104,11 @@ func TestDecodeChunked(t *testing.T) {
 	}
 
 	e.Limits.MaxBinding = 3 * m.Cfg.DiT.ActivationBytes()
+	// A device with this limit loads the DiT under it: LoadDiT stacks the
+	// adaLN weights only as far as one binding holds them.
+	if m.DiT, err = model.LoadDiT(gpu, checkpoint(t, "dit_tiny.pt", "ema"), "", m.Cfg.DiT); err != nil {
+		t.Fatal(err)
+	}
 	so := func(n int) model.SampleOptions {
 		return model.SampleOptions{Classes: make([]int, n), Steps: 1, Shift: 0.15, CFG: 4, Schedule: model.Schedule{Kind: "constant"}}
 	}

@@ -185,6 +185,11 @@ type Engine struct {
 
 	// Submits counts command buffers sent to the queue.
 	Submits int
+
+	// ConvSplit > 0 makes every convolution sum its K = Cin·k² in that
+	// many parts (conv.wgsl's split-K; tests and benchmarks); 0 lets
+	// PlanConvSplit choose per shape.
+	ConvSplit int
 }
 
 // Err returns the sticky error, if any.
@@ -574,3 +579,50 @@ func (e *Engine) CopyRegion(dst *Tensor, dstOff int, src *Tensor, srcOff, n int)
 
 // Dims is the tensor's shape (model.Tensor).
 func (t *Tensor) Dims() []int { return t.Shape }
+
+// ConcatRows records a new tensor holding parts one after another along
+// their first dimension (same dtype and trailing dimensions): Linear weights
+// [N_i, K] stacked into [ΣN_i, K], or their scales. Every part but the last
+// must fill whole 4-byte words (buffer copies move words). The parts are left
+// as they are; the result is not pooled (Release destroys it).
+func (e *Engine) ConcatRows(parts ...*Tensor) *Tensor {
+	if len(parts) == 0 {
+		panic("shaders: ConcatRows: no parts")
+	}
+	p0 := parts[0]
+	rows := 0
+	for i, p := range parts {
+		if p.DType != p0.DType || len(p.Shape) == 0 || len(p.Shape) != len(p0.Shape) ||
+			fmt.Sprint(p.Shape[1:]) != fmt.Sprint(p0.Shape[1:]) || (i < len(parts)-1 && p.Bytes()%4 != 0) {
+			panic(fmt.Sprintf("shaders: ConcatRows: part %d %v does not stack on %v (same dtype and trailing dims, whole words)", i, p, p0))
+		}
+		rows += p.Shape[0]
+	}
+	shape := append([]int{rows}, p0.Shape[1:]...)
+	t := e.Empty(p0.DType, shape...)
+	t.pool = false
+	if t.buf == nil {
+		return t // allocation failed; the sticky error says why
+	}
+	e.encoder()
+	if e.pass != nil {
+		e.pass.End()
+		e.pass = nil
+	}
+	off := uint64(0)
+	for _, p := range parts {
+		n := padSize(p.Bytes())
+		if p.Bytes()%4 == 0 {
+			n = uint64(p.Bytes())
+		}
+		if p.buf == nil || n == 0 {
+			e.fail(fmt.Errorf("shaders: ConcatRows: %v has no buffer", p))
+			return t
+		}
+		if err := e.enc.CopyBufferToBuffer(p.buf, 0, t.buf, off, min(n, t.size-off)); err != nil {
+			e.fail(fmt.Errorf("shaders: concat rows: %w", err))
+		}
+		off += n
+	}
+	return t
+}

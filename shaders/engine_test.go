@@ -303,3 +303,58 @@ func TestBindingLimitRefused(t *testing.T) {
 		t.Fatalf("engine unusable after a refused dispatch: %v", err)
 	}
 }
+
+// TestConcatRows: parts of f32, f16 and i8 rows stack byte for byte (the
+// last part may end mid-word), and the parts stay intact.
+func TestConcatRows(t *testing.T) {
+	rng := seeded("concatrows")
+	for _, c := range []struct {
+		dt    shaders.DType
+		shape [][]int
+	}{
+		{shaders.F32, [][]int{{2, 3}, {1, 3}, {4, 3}}},
+		{shaders.F16, [][]int{{3, 2}, {1, 2}, {2, 2}}},
+		{shaders.I8, [][]int{{2, 4}, {3, 4}}},
+		{shaders.U8, [][]int{{1, 8}, {1, 8}}},
+		{shaders.I8, [][]int{{4}, {4}, {3}}}, // the last part ends mid-word
+	} {
+		t.Run(fmt.Sprintf("%v%v", c.dt, c.shape), func(t *testing.T) {
+			var want []byte
+			var parts []*shaders.Tensor
+			for _, s := range c.shape {
+				b := make([]byte, s[0]*max(1, prodTail(s))*c.dt.Size())
+				for i := range b {
+					b[i] = byte(rng.IntN(256))
+				}
+				want = append(want, b...)
+				parts = append(parts, eng.UploadRaw(c.dt, b, s...))
+			}
+			got := eng.ConcatRows(parts...)
+			raw, err := eng.ReadRaw(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(raw, want) {
+				t.Errorf("concat: got % x, want % x", raw, want)
+			}
+			if got.Shape[0] != len(want)/(max(1, prodTail(c.shape[0]))*c.dt.Size()) {
+				t.Errorf("shape %v", got.Shape)
+			}
+			p0, err := eng.ReadRaw(parts[0])
+			if err != nil || !bytes.Equal(p0, want[:len(p0)]) {
+				t.Errorf("part 0 changed: % x, %v", p0, err)
+			}
+			for _, p := range append(parts, got) {
+				p.Release()
+			}
+		})
+	}
+}
+
+func prodTail(s []int) int {
+	n := 1
+	for _, d := range s[1:] {
+		n *= d
+	}
+	return n
+}

@@ -2,6 +2,7 @@ package shaders
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -21,7 +22,35 @@ type ConvOpts struct {
 type ConvParams struct {
 	B, Cin, H, W uint32
 	Cout, Ho, Wo uint32
-	Flags        uint32
+	Flags        uint32 // bit0 bias, bit1 residual, bit2 accumulate, bit3 token-major, bit4 raw split sums
+	KSplit       uint32 // k per split
+	Splits       uint32
+}
+
+// PlanConvSplit is how many parts a convolution's K = Cin·k² is split into
+// on e: with few output tiles (the decoder's 512→512 at 16² has 32 of 64×64
+// for an H100's 132 SMs) most of the GPU would idle, so K is split into
+// parts of at least 256 (up to 16) where matmul's cost model (regCost: waves
+// of two workgroups per compute unit, plus the partial sums' traffic and the
+// reduce dispatch) says it pays. CPU drivers never split.
+// M is the output pixels B·Ho·Wo, N the output channels, tileM×tileN the
+// kernel's tile (pixels × channels).
+func (e *Engine) PlanConvSplit(M, N, K, tileM, tileN int) int {
+	return planConvSplit(e.Adapter, M, N, K, tileM, tileN)
+}
+
+func planConvSplit(adapter string, M, N, K, tileM, tileN int) int {
+	cu := computeUnits(adapter)
+	if cu <= 2 {
+		return 1
+	}
+	best, bc := 1, math.Inf(1)
+	for s := 1; s <= 16 && (s == 1 || K/s >= 256); s++ {
+		if c := regCost(cu, M, N, K, MatMulPlan{BM: tileM, BN: tileN, Split: s}); c < bc {
+			best, bc = s, c
+		}
+	}
+	return best
 }
 
 // ConvOut is the output side of a k×k convolution with stride and padding
@@ -96,5 +125,26 @@ func (e *Engine) conv(op string, y, x, w, bias *Tensor, B, Cin, H, W, Cout, k, s
 		"TCO": strconv.Itoa(tco), "TP": strconv.Itoa(tp), "TK": strconv.Itoa(tk)}}
 	kern.flop = 2 * float64(B*Cout*Cin*k*k) * float64(Ho*Wo)
 	tiles := ceilDiv(Cout, tco) * ceilDiv(B*Ho*Wo, tp)
-	e.dispatch(kern, e.grid1(tiles), p, y, x, w, bias, res)
+	K, ny := Cin*k*k, B*Cout*Ho*Wo
+	S := e.ConvSplit
+	if S <= 0 {
+		S = e.PlanConvSplit(B*Ho*Wo, Cout, K, tp, tco)
+	}
+	ks := ceilDiv(ceilDiv(K, max(1, S)), tk) * tk
+	S = ceilDiv(K, ks) // every split non-empty
+	if S > 1 && uint64(S*ny*4) > e.Limits.MaxTensor() {
+		S, ks = 1, K
+	}
+	p.KSplit, p.Splits = uint32(ks), uint32(S)
+	if S == 1 {
+		e.dispatch(kern, e.grid1(tiles), p, y, x, w, bias, res)
+		return
+	}
+	part := e.Empty(F32, S, ny).Named("conv partial sums")
+	pp := p
+	pp.Flags = 16 | p.Flags&8 // raw sums in y's layout
+	e.dispatch(kern, e.grid1(tiles*S), pp, part, x, w, nil, nil)
+	red := kernel{file: "conv", entry: "splitk_reduce", outs: 1, ins: 4, subst: kern.subst}
+	e.dispatch(red, e.grid1(ceilDiv(ny, 256)), p, y, part, nil, bias, res)
+	part.Release() // back to the pool: later commands keep their order
 }

@@ -31,6 +31,13 @@
 // tensor laid out as y) or + y[o] (bit2, accumulate: the thread reads its
 // own output before writing it, so y is bound once); bit3 writes token-major
 // y[b, oy·Wo + ox, co] instead of NCHW y[b, co, oy, ox] (patch embedding).
+//
+// Split-K (few output tiles, many input channels: the decoder's 512→512 at
+// 16² is 32 tiles for 132 SMs): `splits` workgroups per tile each sum k in
+// [s·ksplit, (s+1)·ksplit) and, with flags bit4, write their raw sums to
+// y[s·n + o] (y is then a [splits, n] scratch, n = outputs); the entry
+// `splitk_reduce` (one thread per output, x bound to the scratch) adds the
+// splits in order and applies the epilogue above.
 
 struct Params {
     B: u32,
@@ -40,7 +47,9 @@ struct Params {
     Cout: u32,
     Ho: u32,
     Wo: u32,
-    flags: u32, // bit0 bias, bit1 residual r, bit2 accumulate, bit3 token-major output
+    flags: u32, // bit0 bias, bit1 residual r, bit2 accumulate, bit3 token-major output, bit4 raw split sums
+    ksplit: u32, // k per split (K when not split)
+    splits: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> y: array<f32>;
@@ -73,13 +82,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let HWo = p.Ho * p.Wo;
     let npix = p.B * HWo;
     let nco = (p.Cout + TCO - 1u) / TCO;
-    let wg = flat_wg(wid, nwg);
-    if (wg >= nco * ((npix + TP - 1u) / TP)) {
+    let tiles = nco * ((npix + TP - 1u) / TP);
+    let flat = flat_wg(wid, nwg);
+    if (flat >= tiles * p.splits) {
         return; // padding of a folded grid (uniform per workgroup)
     }
+    let wg = flat % tiles;
+    let split = flat / tiles;
     let co0 = (wg % nco) * TCO;
     let q0 = (wg / nco) * TP;
-    let K = p.Cin * KK;
+    let kbeg = split * p.ksplit;
+    let Kw = p.Cin * KK; // a weight row
+    let K = min(Kw, kbeg + p.ksplit); // this split's end
     let HW = p.H * p.W;
     let Hi = p.H * UP; // the image the convolution sees
     let Wi = p.W * UP;
@@ -101,7 +115,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let tq = li % GP;
     let tc = li / GP;
     var acc: array<f32, 16>;
-    for (var k0 = 0u; k0 < K; k0 += TK) {
+    for (var k0 = kbeg; k0 < K; k0 += TK) {
         for (var i = 0u; i < XPER; i++) {
             let kl = lk + i * XSTEP;
             let k = k0 + kl;
@@ -124,7 +138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             let k = k0 + kl;
             var v = 0.0;
             if (co < p.Cout && k < K) {
-                v = w[co * K + k];
+                v = w[co * Kw + k];
             }
             ws[kl * TCO + cl] = v;
         }
@@ -162,6 +176,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 o = qj * p.Cout + co;
             }
             var v = acc[i * 4u + j];
+            if ((p.flags & 16u) != 0u) {
+                y[split * npix * p.Cout + o] = v;
+                continue;
+            }
             if ((p.flags & 1u) != 0u) {
                 v += bias[co];
             }
@@ -174,4 +192,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             y[o] = v;
         }
     }
+}
+
+@compute @workgroup_size(256)
+fn splitk_reduce(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+                 @builtin(local_invocation_index) li: u32) {
+    let HWo = p.Ho * p.Wo;
+    let n = p.B * HWo * p.Cout;
+    let o = flat_wg(wid, nwg) * 256u + li;
+    if (o >= n) {
+        return;
+    }
+    var v = 0.0;
+    for (var s = 0u; s < p.splits; s++) {
+        v += x[s * n + o];
+    }
+    var co = (o / HWo) % p.Cout;
+    if ((p.flags & 8u) != 0u) {
+        co = o % p.Cout;
+    }
+    if ((p.flags & 1u) != 0u) {
+        v += bias[co];
+    }
+    if ((p.flags & 2u) != 0u) {
+        v += r[o];
+    }
+    if ((p.flags & 4u) != 0u) {
+        v += y[o];
+    }
+    y[o] = v;
 }

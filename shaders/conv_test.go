@@ -14,6 +14,7 @@ type convCase struct {
 	bias               bool
 	res                string // "", "r" (distinct tensor) or "acc" (accumulate into y)
 	up2                bool
+	split              int // Engine.ConvSplit: K summed in this many parts (0: the plan's)
 }
 
 func (c convCase) String() string {
@@ -29,6 +30,9 @@ func (c convCase) String() string {
 	}
 	if c.up2 {
 		s += ",up2"
+	}
+	if c.split != 0 {
+		s += fmt.Sprintf(",split=%d", c.split)
 	}
 	return s
 }
@@ -47,6 +51,13 @@ var convCases = []convCase{
 	{B: 1, Cin: 16, Cout: 16, H: 8, W: 8, k: 3, stride: 1, pad: 1, bias: true, up2: true},
 	{B: 2, Cin: 3, Cout: 24, H: 32, W: 48, k: 16, stride: 16, pad: 0, bias: true}, // patch embedding, NCHW out
 	{B: 1, Cin: 65, Cout: 129, H: 3, W: 70, k: 3, stride: 1, pad: 1, res: "acc"},  // partial tiles both ways
+	// split-K: K = Cin·k² in parts of whole 16-steps, the last one short
+	{B: 1, Cin: 64, Cout: 32, H: 16, W: 16, k: 3, stride: 1, pad: 1, bias: true, split: 3},
+	{B: 2, Cin: 64, Cout: 32, H: 16, W: 16, k: 3, stride: 1, pad: 1, bias: true, res: "r", split: 5},
+	{B: 1, Cin: 65, Cout: 129, H: 3, W: 70, k: 3, stride: 1, pad: 1, res: "acc", split: 4},
+	{B: 2, Cin: 33, Cout: 7, H: 5, W: 6, k: 3, stride: 1, pad: 1, bias: true, up2: true, split: 2}, // the 16×256 tile
+	{B: 1, Cin: 392, Cout: 72, H: 4, W: 4, k: 1, stride: 1, pad: 0, bias: true, split: 16},
+	{B: 1, Cin: 5, Cout: 7, H: 9, W: 11, k: 3, stride: 1, pad: 1, bias: true, split: 8}, // 45 of K: 3 parts of 16
 }
 
 // TestConv2D: GPU against ref.Conv2D (float64 sums). Tolerance 1e-5 abs +
@@ -94,7 +105,9 @@ func TestConv2D(t *testing.T) {
 			case "acc":
 				o.Res = yt
 			}
+			eng.ConvSplit = c.split
 			eng.Conv2D(yt, xt, wt, bt, c.B, c.Cin, c.H, c.W, c.Cout, c.k, c.stride, c.pad, o)
+			eng.ConvSplit = 0
 			check(t, "conv", read(t, yt), want, 1e-5, 1e-5)
 			for _, tt := range []*shaders.Tensor{xt, wt, yt, bt, rt} {
 				tt.Release()
@@ -130,8 +143,16 @@ func (c patchCase) String() string {
 }
 
 // TestPatchEmbed: token-major patch embedding against ref.PatchEmbed,
-// 1e-5 abs + 1e-5 rel (768-term sums).
+// 1e-5 abs + 1e-5 rel (768-term sums), unsplit and with K split in parts.
 func TestPatchEmbed(t *testing.T) {
+	for _, split := range []int{0, 3} {
+		eng.ConvSplit = split
+		t.Run(fmt.Sprintf("split=%d", split), testPatchEmbed)
+	}
+	eng.ConvSplit = 0
+}
+
+func testPatchEmbed(t *testing.T) {
 	for _, c := range []patchCase{
 		{B: 1, Cin: 3, Cout: 24, H: 32, W: 48, patch: 16},
 		{B: 2, Cin: 3, Cout: 24, H: 32, W: 48, patch: 16},

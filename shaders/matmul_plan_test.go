@@ -66,3 +66,30 @@ func TestPlanMatMul(t *testing.T) {
 		t.Logf("H200 M=%d N=%d K=%d: %v", s[0], s[1], s[2], planMatMul(l, "NVIDIA H200 [discrete-gpu, vulkan]", "auto", s[0], s[1], s[2]))
 	}
 }
+
+// TestPlanConvSplit: on a big GPU the decoder's 512→512 conv at 16² (32
+// tiles of 64×64) is split so that every compute unit gets work, the big
+// maps are not (they fill the GPU already), each part keeps ≥ 256 of K, and
+// CPU drivers never split.
+func TestPlanConvSplit(t *testing.T) {
+	h200 := "NVIDIA H200 [discrete-gpu, vulkan]"
+	for _, c := range []struct {
+		adapter    string
+		M, N, K    int
+		minS, maxS int
+	}{
+		{h200, 16 * 16, 512, 512 * 9, 4, 16},  // decoder mid block
+		{h200, 32 * 32, 512, 512 * 9, 1, 4},   // first up level
+		{h200, 64 * 64, 256, 256 * 9, 1, 1},   // 256 tiles
+		{h200, 256 * 256, 128, 128 * 9, 1, 1}, // 2048 tiles
+		{h200, 16 * 16, 512, 392, 1, 1},       // conv_in: K too short to split
+		{"llvmpipe [cpu, vulkan]", 16 * 16, 512, 512 * 9, 1, 1},
+		{"SwiftShader", 16 * 16, 512, 512 * 9, 1, 1},
+	} {
+		s := planConvSplit(c.adapter, c.M, c.N, c.K, 64, 64)
+		t.Logf("%s M=%d N=%d K=%d: split %d", c.adapter, c.M, c.N, c.K, s)
+		if s < c.minS || s > c.maxS || s > 1 && c.K/s < 256 {
+			t.Errorf("%s M=%d N=%d K=%d: split %d, want %d…%d with ≥ 256 of K each", c.adapter, c.M, c.N, c.K, s, c.minS, c.maxS)
+		}
+	}
+}

@@ -12,9 +12,11 @@
 //   - GET and HEAD only (405 otherwise);
 //   - the right types (application/wasm for instantiateStreaming), with
 //     X-Content-Type-Options: nosniff;
-//   - gzip for text and wasm when the client accepts it: a pre-compressed
-//     "name.gz" beside the file when it is at least as new, else compressed
-//     once and kept in memory;
+//   - compressed text and wasm, by the request's Accept-Encoding: brotli
+//     from a pre-compressed "name.br" beside the file when the client accepts
+//     br and the twin is at least as new (tools/compress writes it; make run
+//     does), else gzip from "name.gz" likewise, else gzip compressed once and
+//     kept in memory;
 //   - cache headers: "immutable" for content-addressed files (a weight shard
 //     requested as name?sha256=<hex> whose digest the server has checked, or
 //     a file whose name carries a hex hash such as app.3f9a1c2e7b.js),
@@ -190,16 +192,26 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 
 	if compressible[ext] {
 		hd.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r) {
+		send := func(enc, variant string, data []byte, mod time.Time) {
+			hd.Set("Content-Encoding", enc)
+			hd.Set("ETag", etag(st, variant))
+			// The whole body or nothing: no ranges of the compressed
+			// bytes, and a Content-Length (ServeContent sets none when an
+			// encoding is set).
+			r.Header.Del("Range")
+			hd.Set("Content-Length", strconv.Itoa(len(data)))
+			http.ServeContent(w, r, "", mod, bytes.NewReader(data))
+		}
+		br, gz := acceptQ(r, "br"), acceptQ(r, "gzip")
+		if br > 0 && br >= gz {
+			if data, mod, ok := h.twin(rel, ".br", st); ok {
+				send("br", "br", data, mod)
+				return
+			}
+		}
+		if gz > 0 {
 			if data, mod, ok := h.gzipped(rel, f, st); ok {
-				hd.Set("Content-Encoding", "gzip")
-				hd.Set("ETag", etag(st, "gz"))
-				// The whole body or nothing: no ranges of the compressed
-				// bytes, and a Content-Length (ServeContent sets none
-				// when an encoding is set).
-				r.Header.Del("Range")
-				hd.Set("Content-Length", strconv.Itoa(len(data)))
-				http.ServeContent(w, r, "", mod, bytes.NewReader(data))
+				send("gzip", "gz", data, mod)
 				return
 			}
 		}
@@ -247,16 +259,28 @@ func etag(st fs.FileInfo, variant string) string {
 	return s + `"`
 }
 
-func acceptsGzip(r *http.Request) bool {
+// acceptQ is the weight the request's Accept-Encoding gives enc (RFC 9110
+// §12.5.3): 0 when it is not named or named with q=0, 1 without a q.
+func acceptQ(r *http.Request, enc string) float64 {
 	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		enc, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.TrimSpace(enc) != "gzip" {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), enc) {
 			continue
 		}
-		q := strings.ReplaceAll(params, " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, v, _ := strings.Cut(strings.ReplaceAll(p, " ", ""), "=")
+			if strings.EqualFold(k, "q") {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f < 0 || f > 1 {
+					return 0
+				}
+				q = f
+			}
+		}
+		return q
 	}
-	return false
+	return 0
 }
 
 const (
@@ -296,16 +320,29 @@ func (h *Handler) digest(rel string, f *os.File, st fs.FileInfo) (string, error)
 	return e.hex, nil
 }
 
+// twin returns the pre-compressed file rel+ext (".br", ".gz") if it is a
+// regular file inside the tree at least as new as rel.
+func (h *Handler) twin(rel, ext string, st fs.FileInfo) ([]byte, time.Time, bool) {
+	tf, tst, err := h.open(rel + ext)
+	if err != nil {
+		return nil, time.Time{}, false
+	}
+	defer tf.Close()
+	if !tst.Mode().IsRegular() || tst.ModTime().Before(st.ModTime()) || tst.Size() > 4*maxGzip {
+		return nil, time.Time{}, false
+	}
+	data, err := io.ReadAll(tf)
+	if err != nil {
+		return nil, time.Time{}, false
+	}
+	return data, tst.ModTime(), true
+}
+
 // gzipped returns the gzip form of a file: name.gz beside it if that is at
 // least as new, else a compressed copy made once and kept.
 func (h *Handler) gzipped(rel string, f *os.File, st fs.FileInfo) ([]byte, time.Time, bool) {
-	if gf, gst, err := h.open(rel + ".gz"); err == nil {
-		defer gf.Close()
-		if gst.Mode().IsRegular() && !gst.ModTime().Before(st.ModTime()) && gst.Size() <= 4*maxGzip {
-			if data, err := io.ReadAll(gf); err == nil {
-				return data, gst.ModTime(), true
-			}
-		}
+	if data, mod, ok := h.twin(rel, ".gz", st); ok {
+		return data, mod, true
 	}
 	if st.Size() > maxGzip {
 		return nil, time.Time{}, false

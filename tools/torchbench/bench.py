@@ -69,7 +69,8 @@ else:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Configs: the same as tools/bench (network.go).
+# Configs: the same as tools/bench (network.go); the small models are read from models/<name>/model.json, as
+# tools/bench's TestSmallModelsAreShipped checks its own against.
 
 def dit_cfg(name, small):
     if name == "svg-xl" and small:
@@ -80,9 +81,10 @@ def dit_cfg(name, small):
     if name == "tiny":
         return dict(in_channels=72, hidden_size=64, depth=2, num_heads=4, mlp_ratio=4.0, num_classes=10,
                     learn_sigma=True, qk_norm=True, num_patches=16)
-    # emoji / digits: tools/train/presets.py
-    return dict(in_channels=136, hidden_size=192, depth=6, num_heads=3, mlp_ratio=4.0,
-                num_classes=16 if name == "emoji" else 10, learn_sigma=True, qk_norm=True, num_patches=64)
+    d = shipped(name)["dit"]  # emoji / digits: exactly the shipped model
+    return dict(in_channels=d["InChannels"], hidden_size=d["Hidden"], depth=d["Depth"], num_heads=d["Heads"],
+                mlp_ratio=float(d["MLPRatio"]), num_classes=d["NumClasses"], learn_sigma=d["LearnSigma"],
+                qk_norm=d["QKNorm"], num_patches=d["Grid"] * d["Grid"])
 
 
 def dec_cfg(name, small):
@@ -93,10 +95,18 @@ def dec_cfg(name, small):
                     resolution=256)
     if name == "tiny":
         return dict(z_channels=72, ch=32, ch_mult=(2, 1), num_res_blocks=1, attn_resolutions=(4,), resolution=8)
-    if name == "emoji":
-        return dict(z_channels=136, ch=32, ch_mult=(1, 1, 2, 4), num_res_blocks=1, attn_resolutions=(8,),
-                    resolution=64)
-    return dict(z_channels=136, ch=32, ch_mult=(1, 2, 4), num_res_blocks=1, attn_resolutions=(8,), resolution=32)
+    d = shipped(name)["decoder"]
+    if d.get("Groups", 32) != 32:
+        sys.exit(f"torchbench: {name}'s decoder uses {d['Groups']} groups; the twin has 32")
+    return dict(z_channels=d["ZChannels"], ch=d["Ch"], out_ch=d["OutCh"], ch_mult=tuple(d["ChMult"]),
+                num_res_blocks=d["NumResBlocks"], attn_resolutions=tuple(d["AttnRes"]), resolution=d["Resolution"])
+
+
+def shipped(name):
+    """The config of models/<name> (its model.json's "config" metadata): what novae-bench times for that name."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "models", name, "model.json")
+    with open(path) as f:
+        return json.loads(json.load(f)["metadata"]["config"])
 
 
 # FLOP counts: identical to tools/bench/network.go (ditFLOP, decoderFLOP).

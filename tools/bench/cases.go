@@ -62,6 +62,7 @@ func cases(small bool) []bench {
 		{"fc1", M, pick(small, 1152, 576), pick(small, 4608, 1152), "bias, gelu_tanh"},
 		{"fc2", M, pick(small, 4608, 1152), pick(small, 1152, 288), "bias, gate, +="},
 		{"adaLN", 2, pick(small, 1152, 576), pick(small, 6912, 1728), "bias"},
+		{"adaLN_all", 2, pick(small, 1152, 576), pick(small, 28*6912+2304, 4*1728+1152), "bias"}, // every block's + the final's, stacked (model.DiT.Ada)
 		{"x_embed", M, pick(small, 392, 72), pick(small, 1152, 576), "bias"},
 		{"final", M, pick(small, 1152, 576), pick(small, 392, 72), "bias"},
 		{"t_mlp2", 2, pick(small, 1152, 576), pick(small, 1152, 576), "bias"},
@@ -85,9 +86,14 @@ func cases(small bool) []bench {
 		conv(pick(small, 256, 64), pick(small, 64, 16), "decoder up block"),
 		conv(pick(small, 128, 32), pick(small, 256, 32), "decoder last up block"),
 		conv(pick(small, 512, 128), pick(small, 16, 8), "decoder mid block"),
+		conv(pick(small, 512, 128), pick(small, 32, 16), "decoder level-4 upsample conv"),
 	)
+	// GroupNorm: split over many workgroups per group above 4096 values
+	// (shaders.GroupNormChunk), one workgroup per group at the mid block.
 	bs = append(bs,
-		groupNorm(pick(small, 128, 32), pick(small, 256, 64)),
+		groupNorm(pick(small, 128, 32), pick(small, 256, 128)),
+		groupNorm(pick(small, 256, 64), pick(small, 64, 32)),
+		groupNorm(pick(small, 512, 128), pick(small, 16, 8)),
 		layerNorm(pick(small, 512, 64), 1152),
 		add(pick(small, 16<<20, 1<<20), "elementwise_add", ""),
 		add(256, "dispatch_tiny", "one 256-thread workgroup: the cost of a dispatch"),

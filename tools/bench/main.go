@@ -209,6 +209,7 @@ func main() {
 			fmt.Printf("%-16s %-28s %10.4f %16s %10s %6s  tuned #%d: %s\n", "", "", t.MS, num(b.FLOP/(t.MS*1e6))+" GFLOP/s", "", "", i+1, t.Plan)
 		}
 	}
+	printTargets(os.Stdout, rep.Results)
 	if *jsonOut != "" {
 		buf, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(buf, '\n'), 0o644); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"novae/model"
@@ -70,5 +71,27 @@ func TestSmallModelsAreShipped(t *testing.T) {
 				name, got.DiT, got.Decoder, shipped.DiT, shipped.Decoder)
 		}
 		t.Logf("%s: CFG step %.4g FLOP, decoder %.4g FLOP", name, ditFLOP(got.DiT, 2), decoderFLOP(got.Decoder, 1))
+	}
+}
+
+// TestPrintTargets: the target lines find their table lines by kernel,
+// shape and role, and say whether each rate reaches its target.
+func TestPrintTargets(t *testing.T) {
+	rs := []Result{
+		{Kernel: "groupnorm", Shape: "B=1 C=128 H=W=256 G=32", MS: 0.04, GBS: 1677},
+		{Kernel: "matmul_f32", Shape: "M=512 K=1152 N=3456", Note: "qkv (bias)", MS: 0.2, GFLOPS: 20142},
+		{Kernel: "matmul_f32", Shape: "M=2 K=1152 N=6912", Note: "adaLN (bias)", MS: 0.01, GFLOPS: 1},
+		{Kernel: "conv3x3", Shape: "B=1 C=64→64 H=W=16", MS: 1, GFLOPS: 1}, // -small: no target
+	}
+	var b strings.Builder
+	printTargets(&b, rs)
+	got := b.String()
+	for _, want := range []string{"GroupNorm C=128 at 256²", "1677 GB/s", "met", "DiT qkv", "20142 GFLOP/s", "below"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("targets table lacks %q:\n%s", want, got)
+		}
+	}
+	if n := strings.Count(got, "target ≥"); n != 2 {
+		t.Errorf("%d target lines, want 2:\n%s", n, got)
 	}
 }

@@ -215,7 +215,7 @@ func Skeleton(cfg Config, encoders bool) *SVG {
 	m := &SVG{Cfg: cfg, DiT: &DiT{Cfg: cfg.DiT}, Decoder: &Decoder{Cfg: cfg.Decoder}}
 	if cfg.LatentKind() == LatentVAE && cfg.VAE != nil {
 		m.PostQuant = &conv{}
-		if encoders {
+		if encoders && !cfg.VAE.NoEncoder {
 			m.VAE = &VAEEncoder{Cfg: *cfg.VAE}
 		}
 		return m

@@ -38,6 +38,9 @@ type VAEConfig struct {
 	ZChannels    int   // z_channels: 4; the encoder's conv_out gives 2·ZChannels (double_z)
 	EmbedDim     int   // embed_dim: 4, the latent's channels (quant_conv 2Z→2E, post_quant_conv E→Z)
 	Groups       int   // GroupNorm groups: 32
+	// NoEncoder marks a generation-only file: post_quant_conv and the
+	// decoder without encoder.* and quant_conv.*.
+	NoEncoder bool `json:",omitempty"`
 }
 
 // LatentRes is the side of the latent.

@@ -15,7 +15,7 @@ import (
 )
 
 // PresetNames lists the names Preset accepts.
-func PresetNames() []string { return []string{"svg-xl", "svg-l", "svg-b", "tiny"} }
+func PresetNames() []string { return []string{"svg-xl", "svg-l", "svg-b", "tiny", "vae-tiny"} }
 
 // Preset returns a named configuration: the paper's SVG-XL/L/B (all with the
 // official DINOv3 ViT-S/16+, residual ViT and decoder), or "tiny", the
@@ -31,6 +31,8 @@ func Preset(name string) (model.Config, error) {
 		c.Name, c.DiT = "svg-b", model.SVGB
 	case "tiny":
 		return TinyConfig(), nil
+	case "vae-tiny":
+		return VAETinyConfig(), nil
 	default:
 		return model.Config{}, fmt.Errorf("unknown preset %q (have %s)", name, strings.Join(PresetNames(), ", "))
 	}
@@ -51,6 +53,26 @@ func TinyConfig() model.Config {
 			AttnRes: []int{4}, Resolution: 8, OutCh: 3, Groups: 32},
 		Dino:        &model.DinoConfig{Dim: 64, Depth: 2, Heads: 2, FFN: 128, Patch: 16, Registers: 4, InChans: 3},
 		Residual:    &model.ResViTConfig{Dim: 32, Depth: 2, Heads: 2, MLP: 128, Patch: 16, Image: 64, OutDim: 8, InChans: 3},
+		Defaults:    model.OfficialDefaults,
+		FeatureNorm: true,
+	}
+}
+
+// VAETinyConfig is the configuration of the VAE-latent fixtures
+// (model/testdata/vae_tiny.ckpt, vae_dit_tiny.pt, vae_stats_tiny.pt, from
+// tools/reference/make_vae_fixtures.py): 8×8 images, an f2 LDM KL
+// autoencoder with 4 latent channels, GroupNorm with 4 groups.
+func VAETinyConfig() model.Config {
+	return model.Config{
+		Name:  "vae-tiny",
+		Image: 8,
+		DiT: model.DiTConfig{InChannels: 4, Grid: 4, Hidden: 32, Depth: 1, Heads: 2, MLPRatio: 4,
+			NumClasses: 3, QKNorm: true, LearnSigma: true},
+		Decoder: model.DecoderConfig{ZChannels: 6, Ch: 8, ChMult: []int{1, 2}, NumResBlocks: 1,
+			AttnRes: []int{4}, Resolution: 8, OutCh: 3, Groups: 4},
+		Latent: model.LatentVAE,
+		VAE: &model.VAEConfig{Ch: 8, ChMult: []int{1, 2}, NumResBlocks: 1, AttnRes: []int{4}, Resolution: 8,
+			InCh: 3, ZChannels: 6, EmbedDim: 4, Groups: 4},
 		Defaults:    model.OfficialDefaults,
 		FeatureNorm: true,
 	}
@@ -172,7 +194,7 @@ func (in *inferrer) has(prefix string) bool {
 // infer builds the config of the assembled tensors (novae keys → shapes).
 // base (may be nil) supplies what shapes cannot tell; encoders and
 // featureNorm say which parts the file will hold.
-func infer(shapes map[string][]int, base *model.Config, baseName string, ov Overrides, encoders, featureNorm bool) (model.Config, []string, error) {
+func infer(shapes map[string][]int, base *model.Config, baseName string, ov Overrides, encoders, featureNorm, vae bool) (model.Config, []string, error) {
 	in := &inferrer{shapes: shapes, what: baseName}
 	var c model.Config
 	if base != nil {
@@ -187,7 +209,15 @@ func infer(shapes map[string][]int, base *model.Config, baseName string, ov Over
 		return c, in.notes, err
 	}
 	c.Image = c.Decoder.Resolution
-	if encoders {
+	if vae {
+		c.Dino, c.Residual, c.Latent = nil, nil, model.LatentVAE
+		if c.VAE == nil {
+			c.VAE = &model.VAEConfig{}
+		}
+		if err := in.vae(c.VAE, c.Decoder, c.DiT.Grid, encoders); err != nil {
+			return c, in.notes, err
+		}
+	} else if encoders {
 		if c.Dino == nil {
 			c.Dino = &model.DinoConfig{}
 		}
@@ -202,6 +232,13 @@ func infer(shapes map[string][]int, base *model.Config, baseName string, ov Over
 		}
 	} else {
 		c.Dino, c.Residual = nil, nil
+	}
+	if !vae {
+		c.VAE = nil
+		if c.Latent == model.LatentVAE {
+			in.notes = append(in.notes, fmt.Sprintf("latent kind: %s says \"vae\", the autoencoder is SVG's: using \"svg\"", baseName))
+		}
+		c.Latent = ""
 	}
 	c.FeatureNorm = featureNorm
 	if base == nil {
@@ -451,6 +488,74 @@ func (in *inferrer) residual(r *model.ResViTConfig, ov Overrides) error {
 		return fmt.Errorf("cannot infer the residual ViT's sizes from the checkpoint (dim %d, depth %d, mlp %d, patch %d, image %d, out %d)",
 			r.Dim, r.Depth, r.MLP, r.Patch, r.Image, r.OutDim)
 	}
+	return nil
+}
+
+// vae infers the LDM KL autoencoder's config: post_quant_conv [Z,E,1,1]
+// gives the latent and decoder widths; the encoder's keys give its sizes,
+// and without an encoder they are the decoder's (LDM builds both halves
+// from one ddconfig).
+func (in *inferrer) vae(v *model.VAEConfig, dec model.DecoderConfig, grid int, encoders bool) error {
+	s, ok := in.shape(model.PrefixPostQuant + "weight")
+	if !ok || len(s) != 4 {
+		return fmt.Errorf("the LDM KL autoencoder has no post_quant_conv.weight [z, embed_dim, 1, 1]")
+	}
+	in.setInt("vae z_channels", &v.ZChannels, s[0])
+	in.setInt("vae embed_dim", &v.EmbedDim, s[1])
+	v.Groups = dec.Groups
+	v.NoEncoder = !encoders
+	if !encoders {
+		if v.Ch == 0 {
+			v.Ch, v.ChMult, v.NumResBlocks, v.AttnRes = dec.Ch, slices.Clone(dec.ChMult), dec.NumResBlocks, slices.Clone(dec.AttnRes)
+		}
+		if v.InCh == 0 {
+			v.InCh = dec.OutCh
+		}
+		v.Resolution = grid << (len(v.ChMult) - 1)
+		return nil
+	}
+	const p = model.PrefixDino
+	if s, ok := in.shape(p + "conv_in.weight"); ok && len(s) == 4 {
+		in.setInt("vae ch", &v.Ch, s[0])
+		in.setInt("vae in_channels", &v.InCh, s[1])
+	}
+	if c, ok := in.dim(0, p+"conv_out.weight"); ok {
+		if c != 2*v.ZChannels {
+			return fmt.Errorf("the VAE encoder's conv_out makes %d channels; post_quant_conv says z_channels %d (double_z: want %d)", c, v.ZChannels, 2*v.ZChannels)
+		}
+	}
+	if c, ok := in.dim(0, model.PrefixQuant+"weight"); ok && c != 2*v.EmbedDim {
+		return fmt.Errorf("quant_conv makes %d channels; post_quant_conv says embed_dim %d (want %d)", c, v.EmbedDim, 2*v.EmbedDim)
+	}
+	levels := in.count(p + "down.")
+	if levels == 0 || v.Ch == 0 {
+		return fmt.Errorf("cannot infer the VAE encoder's levels: no encoder.conv_in.weight or encoder.down.* weights")
+	}
+	in.setInt("vae num_res_blocks", &v.NumResBlocks, in.count(p+"down.0.block."))
+	mult := make([]int, levels)
+	width := v.Ch
+	for l := range mult {
+		if w, ok := in.dim(0, fmt.Sprintf("%sdown.%d.block.0.conv1.weight", p, l)); ok {
+			width = w
+		}
+		if width%v.Ch != 0 {
+			return fmt.Errorf("VAE encoder level %d is %d wide, not a multiple of ch %d", l, width, v.Ch)
+		}
+		mult[l] = width / v.Ch
+	}
+	if v.ChMult != nil && !slices.Equal(v.ChMult, mult) {
+		in.notes = append(in.notes, fmt.Sprintf("vae ch_mult: the checkpoint has %v, %s says %v: using %v", mult, in.what, v.ChMult, mult))
+	}
+	v.ChMult = mult
+	v.Resolution = grid << (levels - 1)
+	var attn []int
+	for l := range levels {
+		if in.has(fmt.Sprintf("%sdown.%d.attn.", p, l)) {
+			attn = append(attn, v.Resolution>>l)
+		}
+	}
+	sort.Ints(attn)
+	v.AttnRes = attn
 	return nil
 }
 

@@ -114,6 +114,12 @@ func assemble(o Options, read func(path string) (map[string]*pt.Tensor, error)) 
 		note("autoencoder: ignored (unused at inference): %s", strings.Join(ignored, ", "))
 	}
 	a.Sources["ae"] = filepath.Base(o.AE)
+	// An LDM KL autoencoder (the VAE-latent twin) has post_quant_conv;
+	// SVG's autoencoder has none.
+	_, vae := a.Tensors["post_quant_conv.weight"]
+	if vae && o.Dino != "" {
+		return a, fmt.Errorf("the autoencoder is an LDM KL autoencoder (post_quant_conv): it has no DINOv3 for -dino to replace")
+	}
 
 	// DINOv3 alone.
 	if o.Dino != "" {
@@ -179,7 +185,30 @@ func assemble(o Options, read func(path string) (map[string]*pt.Tensor, error)) 
 	// Which parts the file holds.
 	hasDino, hasRes := hasPrefix(a.Tensors, model.PrefixDino), hasPrefix(a.Tensors, model.PrefixResidual)
 	encoders := hasDino && hasRes
+	hasQuant := hasPrefix(a.Tensors, model.PrefixQuant)
 	switch {
+	case vae && o.NoEncoders:
+		n := 0
+		for k := range a.Tensors {
+			if strings.HasPrefix(k, model.PrefixDino) || strings.HasPrefix(k, model.PrefixQuant) {
+				delete(a.Tensors, k)
+				n++
+			}
+		}
+		note("left out the VAE encoder and quant_conv (%d tensors): the file can generate but not encode", n)
+		encoders = false
+	case vae:
+		encoders = hasDino && hasQuant
+		switch {
+		case hasRes:
+			return a, fmt.Errorf("the autoencoder has both an LDM KL autoencoder's post_quant_conv and SVG's residual ViT (extra_vit.*): which model is it?")
+		case hasDino && !hasQuant:
+			return a, fmt.Errorf("the LDM KL autoencoder has an encoder (encoder.*) but no quant_conv: leave out the encoder to convert without it")
+		case hasQuant && !hasDino:
+			return a, fmt.Errorf("the LDM KL autoencoder has quant_conv but no encoder (encoder.*): leave out the encoder to convert without it")
+		case !encoders:
+			note("no encoder in the autoencoder checkpoint: the file can generate but not encode")
+		}
 	case o.NoEncoders:
 		n := 0
 		for k := range a.Tensors {
@@ -207,7 +236,7 @@ func assemble(o Options, read func(path string) (map[string]*pt.Tensor, error)) 
 	if baseName == "" {
 		baseName = "the base config"
 	}
-	cfg, notes, err := infer(shapes, o.Base, baseName, o.Override, encoders, o.Stats != "")
+	cfg, notes, err := infer(shapes, o.Base, baseName, o.Override, encoders, o.Stats != "", vae)
 	a.Notes = append(a.Notes, notes...)
 	if err != nil {
 		return a, err
@@ -224,6 +253,8 @@ func assemble(o Options, read func(path string) (map[string]*pt.Tensor, error)) 
 		a.Tensors[model.KeyStd] = std
 		shapes[model.KeyMean], shapes[model.KeyStd] = mean.Shape, std.Shape
 		a.Sources["stats"] = filepath.Base(o.Stats)
+	} else if vae {
+		note("no latent statistics: the file has no feature norm (the DiT then samples the raw VAE latent)")
 	} else {
 		note("no latent statistics: the file has no feature norm (the official sampler denormalises with dinov3_sp_stats.pt)")
 	}
@@ -231,6 +262,9 @@ func assemble(o Options, read func(path string) (map[string]*pt.Tensor, error)) 
 	// Every key and shape.
 	a.Params = ParamsFor(cfg)
 	what := fmt.Sprintf("config %q (dit.K is key K of the DiT checkpoint; encoder./extra_vit./decoder. keys are the autoencoder's)", cfg.Name)
+	if vae {
+		what = fmt.Sprintf("config %q (dit.K is key K of the DiT checkpoint; encoder./quant_conv./post_quant_conv./decoder. keys are the LDM autoencoder's)", cfg.Name)
+	}
 	if m := check(shapes, a.Params, what); m != nil {
 		return a, m
 	}

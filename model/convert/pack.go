@@ -331,7 +331,13 @@ func Describe(c model.Config) string {
 	s := fmt.Sprintf("%q image %d; DiT depth %d hidden %d heads %d mlp×%g in %d grid %d² classes %d [%s]; decoder z %d ch %d×%v res_blocks %d attn %v groups %d",
 		c.Name, c.Image, d.Depth, d.Hidden, d.Heads, d.MLPRatio, d.InChannels, d.Grid, d.NumClasses, strings.Join(fl, " "),
 		c.Decoder.ZChannels, c.Decoder.Ch, c.Decoder.ChMult, c.Decoder.NumResBlocks, c.Decoder.AttnRes, c.Decoder.Groups)
-	if c.Dino != nil {
+	if v := c.VAE; v != nil {
+		s += fmt.Sprintf("; VAE latent (LDM KL autoencoder) %d² → %d²×%d, z %d, encoder ch %d×%v res_blocks %d attn %v",
+			v.Resolution, v.LatentRes(), v.EmbedDim, v.ZChannels, v.Ch, v.ChMult, v.NumResBlocks, v.AttnRes)
+		if v.NoEncoder {
+			s += " (no encoder in the file)"
+		}
+	} else if c.Dino != nil {
 		e := c.Dino
 		s += fmt.Sprintf("; DINOv3 dim %d depth %d heads %d ffn %d patch %d storage %d", e.Dim, e.Depth, e.Heads, e.FFN, e.Patch, e.Registers)
 	} else {

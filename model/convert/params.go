@@ -19,11 +19,11 @@ func ParamsFor(cfg model.Config) []model.Param {
 		switch {
 		case strings.HasPrefix(name, model.PrefixDiT):
 			return 0
-		case strings.HasPrefix(name, model.PrefixDecoder):
+		case strings.HasPrefix(name, model.PrefixDecoder), strings.HasPrefix(name, model.PrefixPostQuant):
 			return 1
 		case name == model.KeyMean || name == model.KeyStd:
 			return 2
-		case strings.HasPrefix(name, model.PrefixDino):
+		case strings.HasPrefix(name, model.PrefixDino), strings.HasPrefix(name, model.PrefixQuant):
 			return 3
 		}
 		return 4
@@ -33,9 +33,16 @@ func ParamsFor(cfg model.Config) []model.Param {
 }
 
 // Network names the part of the model a file key belongs to: "dit",
-// "decoder", "encoder" (DINOv3), "extra_vit" (residual ViT), "latent", or
+// "decoder" (with a VAE's post_quant_conv), "encoder" (DINOv3, or a VAE's
+// encoder with quant_conv), "extra_vit" (residual ViT), "latent", or
 // "other".
 func Network(key string) string {
+	switch {
+	case strings.HasPrefix(key, model.PrefixPostQuant):
+		return "decoder"
+	case strings.HasPrefix(key, model.PrefixQuant):
+		return "encoder"
+	}
 	for _, p := range []string{model.PrefixDiT, model.PrefixDecoder, model.PrefixDino, model.PrefixResidual} {
 		if strings.HasPrefix(key, p) {
 			return strings.TrimSuffix(p, ".")

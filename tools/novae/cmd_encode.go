@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"novae/model"
 	"novae/model/weights"
@@ -14,10 +15,14 @@ func init() {
 	register(&command{
 		Name:    "encode",
 		Args:    "IMAGE...",
-		Summary: "encode images (PNG/JPEG) to SVG latents [N,T,C] in the sampler's normalised space",
-		Help: `Images are centre-cropped to a square and resized to the model's size. The residual
-channels are aligned to the DINO statistics of the whole batch, as the official
-autoencoder does, so encoding images together or one by one differs slightly.`,
+		Summary: "encode images (PNG/JPEG) to latents [N,T,C] in the sampler's normalised space",
+		Help: `Images are centre-cropped to a square and resized to the encoders' size. T is the
+encoders' token grid (image side over patch or downsampling), which need not be
+the DiT's. SVG latent: the residual channels are aligned to the DINO statistics
+of the whole batch, as the official autoencoder does, so encoding images
+together or one by one differs slightly. VAE latent: the posterior mean of the
+LDM KL autoencoder, image by image. On any error nothing is written (the file
+is written beside the output and renamed into place).`,
 		Flags: func(fs *flag.FlagSet) func([]string, io.Writer) error {
 			var rt runtimeFlags
 			rt.add(fs)
@@ -32,17 +37,15 @@ autoencoder does, so encoding images together or one by one differs slightly.`,
 				if err != nil {
 					return err
 				}
-				T, C := m.Cfg.DiT.Grid*m.Cfg.DiT.Grid, m.Cfg.DiT.InChannels
-				w, err := os.Create(*out)
-				if err != nil {
-					return err
+				d := z.Dims() // [n, T, C]: the encoders' grid, whatever the DiT's
+				if len(d) != 3 || d[0] != n || d[0]*d[1]*d[2] != len(v) {
+					return fmt.Errorf("encode: the encoders returned a latent of shape %v for %d images", d, n)
 				}
-				if err := weights.Write(w, []weights.Tensor{weights.F32Tensor("latent", []int{n, T, C}, v)},
-					map[string]string{"weights": rt.weights, "space": "normalised"}); err != nil {
-					w.Close()
-					return err
-				}
-				if err := w.Close(); err != nil {
+				T, C := d[1], d[2]
+				meta := map[string]string{"weights": rt.weights, "space": "normalised", "latent": m.Cfg.LatentKind()}
+				if err := writeAtomic(*out, func(w io.Writer) error {
+					return weights.Write(w, []weights.Tensor{weights.F32Tensor("latent", []int{n, T, C}, v)}, meta)
+				}); err != nil {
 					return err
 				}
 				fmt.Fprintf(stdout, "%s: latent [%d,%d,%d]\n", *out, n, T, C)
@@ -74,6 +77,9 @@ pixels as reconstruct of the same images on the same backend.`,
 					return err
 				}
 				defer closeFn()
+				if err := decodable(m.Cfg, z.Dims()); err != nil {
+					return err
+				}
 				px, err := b.ToRGBA8(m.Decode(b, z, n), n, m.Cfg.Image, m.Cfg.Image)
 				if err != nil {
 					return err
@@ -96,12 +102,13 @@ func encodeImages(rt *runtimeFlags, paths []string) (*model.SVG, model.Backend, 
 	if err != nil {
 		return nil, nil, nil, 0, nil, err
 	}
-	if m.Dino == nil {
+	if m.Dino == nil && m.VAE == nil {
 		f.Close()
 		return nil, nil, nil, 0, nil, fmt.Errorf("%s has no encoders (convert it with the autoencoder checkpoint)", rt.weights)
 	}
 	s := m.EncoderImage()
-	px, err := loadImages(paths, s)
+	mean, std := m.Cfg.InputNorm()
+	px, err := loadImages(paths, s, mean, std)
 	if err != nil {
 		f.Close()
 		return nil, nil, nil, 0, nil, err
@@ -113,6 +120,45 @@ func encodeImages(rt *runtimeFlags, paths []string) (*model.SVG, model.Backend, 
 		return nil, nil, nil, 0, nil, err
 	}
 	return m, b, z, n, func() { f.Close() }, nil
+}
+
+// writeAtomic writes path through a temporary file in the same directory,
+// renamed into place only when write and close succeed: on any error the
+// output is left as it was (absent, or the old file).
+func writeAtomic(path string, write func(io.Writer) error) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	done := false
+	defer func() {
+		if !done {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	done = true
+	return nil
+}
+
+// decodable refuses a latent [N,T,C] the model's decoder cannot take (an
+// encoder whose grid differs from the DiT's, the decoder's input).
+func decodable(cfg model.Config, d []int) error {
+	T, C := cfg.DiT.Grid*cfg.DiT.Grid, cfg.DiT.InChannels
+	if len(d) != 3 || d[1] != T || d[2] != C {
+		return fmt.Errorf("the encoders make a latent of %v tokens × channels, the decoder of %q takes %d×%d (a %d² grid): "+
+			"encode can write it, reconstruct cannot decode it", d[1:], cfg.Name, T, C, cfg.DiT.Grid)
+	}
+	return nil
 }
 
 // maxLatents bounds the batch a latent file may ask to decode (as -batch
@@ -157,6 +203,9 @@ func readLatent(path string, cfg model.Config) ([]float32, int, error) {
 	}
 	if sp, ok := f.Metadata()["space"]; ok && sp != "normalised" {
 		return nil, 0, fmt.Errorf("%s: latent in %q space; reconstruct decodes the normalised latents novae encode writes", path, sp)
+	}
+	if k, ok := f.Metadata()["latent"]; ok && k != cfg.LatentKind() {
+		return nil, 0, fmt.Errorf("%s: a %s latent; model %q samples a %s latent", path, k, cfg.Name, cfg.LatentKind())
 	}
 	T, C := cfg.DiT.Grid*cfg.DiT.Grid, cfg.DiT.InChannels
 	s := info.Shape

@@ -22,10 +22,10 @@ example:
   novae random -config svg-xl -quant int4 -out /tmp/svg-xl-int4.safetensors`,
 		Flags: func(fs *flag.FlagSet) func([]string, io.Writer) error {
 			var w writeFlags
-			cfgArg := fs.String("config", "", "config: a preset (svg-xl, svg-l, svg-b, tiny) or a JSON `file` (required)")
+			cfgArg := fs.String("config", "", "config: a preset (svg-xl, svg-l, svg-b, tiny, vae-tiny) or a JSON `file` (required)")
 			seed := fs.Uint64("seed", 1, "random seed")
 			std := fs.Float64("std", 0.02, "standard deviation of the weights")
-			noEnc := fs.Bool("no-encoders", false, "leave out DINOv3 and the residual ViT")
+			noEnc := fs.Bool("no-encoders", false, "leave out the encoders (DINOv3 and the residual ViT, or a VAE's encoder)")
 			quiet := fs.Bool("q", false, "print nothing but errors")
 			w.add(fs)
 			return func(args []string, stdout io.Writer) error {
@@ -45,6 +45,9 @@ example:
 				}
 				if *noEnc {
 					cfg.Dino, cfg.Residual = nil, nil
+					if cfg.VAE != nil {
+						cfg.VAE.NoEncoder = true
+					}
 				}
 				if err := cfg.Validate(); err != nil {
 					return err

@@ -103,10 +103,9 @@ func writeGrid(path string, rgba []byte, n, s, cols int) error {
 }
 
 // loadImages decodes image files, resizes each to s×s (bilinear, centre
-// crop to square) and returns them ImageNet-normalised as [N,3,s,s].
-func loadImages(paths []string, s int) ([]float32, error) {
-	mean := [3]float32{0.485, 0.456, 0.406}
-	std := [3]float32{0.229, 0.224, 0.225}
+// crop to square) and returns them as [N,3,s,s] normalised per channel,
+// (p − mean)/std for p in [0,1] (model.Config.InputNorm).
+func loadImages(paths []string, s int, mean, std [3]float32) ([]float32, error) {
 	out := make([]float32, 0, len(paths)*3*s*s)
 	for _, p := range paths {
 		f, err := os.Open(p)

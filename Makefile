@@ -70,6 +70,8 @@ bench-page: setup
 bench-binary:
 	@mkdir -p $(BUILD)
 	$(GO) build -o $(BUILD)/novae-bench ./tools/bench
+	$(GO) test -c -o $(BUILD)/shaders.test ./shaders
+	$(GO) test -c -o $(BUILD)/model.test ./model
 
 # make run: build the wasm app into web/ and serve web/ on 127.0.0.1, the
 # wasm brotli- and gzip-compressed (tools/compress; brotli quality 9 here, to

@@ -2,7 +2,8 @@
 # The one command for a GPU machine (assumed: no Go, no Vulkan loader, PyTorch + CUDA installed):
 # novae's figures and PyTorch's in the same run, then the ratios.
 #
-# Here, once (needs Go and network): build the self-contained binary (links only glibc) and fetch the Vulkan loader packages:
+# Here, once (needs Go and network): build the self-contained binaries (link only glibc: novae-bench and the
+# shaders and model test binaries) and fetch the Vulkan loader packages:
 #   make bench-binary
 #   echo /.gl/ >>.git/info/exclude
 #   mkdir -p .gl && (cd .gl && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
@@ -12,12 +13,18 @@
 #   SMALL=1 PYTHON=/usr/bin/python3 bash tools/bench/gpu.sh
 #
 # Steps (each prints its table; a failing step does not stop the others):
-#   1. novae-bench                      every kernel line + the networks, PlanMatMul's choice (auto)
+#   0. build/shaders.test, model.test   every kernel and network test on this GPU (skipped when absent)
+#   1. novae-bench                      every kernel line + the networks, PlanMatMul's choice (auto), the
+#                                       kernel targets under the table
 #   2. novae-bench -kernel ladder,tune  the matmul ladder at SVG-XL's f32 shapes, then every candidate plan
 #                                       measured per shape (the fastest four printed under each tune line)
 #   3. novae-bench -kernel matmul,tune  the networks with the reference matmul (before) and tuned plans
 #   4. tools/torchbench/bench.py        PyTorch: the same networks, fp32 / tf32 / bf16 / bf16w
-#   5. tools/torchbench/compare.py      ratios novae/PyTorch
+#   5. tools/torchbench/compare.py      ratios novae/PyTorch (none where the FLOP counts differ)
+#   6. stability                        the SVG-XL CFG step (f32w, f16w) and the DiT weight stream in three
+#                                       fresh processes: the step must agree within 10%; a weight-stream
+#                                       rate far below elementwise_add's means weights placed in system memory
+# Device time: about 3 minutes for steps 0-1, 2-3 minutes each for 2-4, under a minute for 6 (H100).
 set -u
 cd "$(dirname "$0")/../.."
 out=${RESULTS:-.}
@@ -47,7 +54,15 @@ fi
 
 step() { echo; echo "=== $*"; }
 t0=$SECONDS
-step "1. novae: kernels and networks (auto)"
+step "0. tests on this GPU"
+for p in shaders model; do
+	if [ -x "build/$p.test" ]; then
+		(cd "$p" && timeout 600 "../build/$p.test" -test.count=1 2>&1 | grep -v 'XDG_RUNTIME_DIR\|No config found' | tail -15)
+	else
+		echo "no build/$p.test (make bench-binary builds it)"
+	fi
+done
+step "1. novae: kernels and networks (auto) ($((SECONDS - t0)) s so far)"
 "$bin" "${small[@]}" -json "$out/bench.json"
 step "2. novae: matmul ladder and tuning at the f32 shapes ($((SECONDS - t0)) s so far)"
 "$bin" "${small[@]}" -net=false -kernel ladder,tune -filter '^matmul_f32 ' -json "$out/ladder.json"
@@ -59,3 +74,9 @@ tsmall=()
 "$py" tools/torchbench/bench.py "${tsmall[@]}" --json "$out/torch.json"
 step "5. ratios ($((SECONDS - t0)) s in all)"
 "$py" tools/torchbench/compare.py "$out/bench.json" "$out/torch.json" "$out/base.json"
+step "6. stability: three fresh processes ($((SECONDS - t0)) s so far)"
+for i in 1 2 3; do
+	"$bin" "${small[@]}" -filter '^dit_cfg_step (svg-xl|tiny) |^dit_weights (svg-xl|tiny) |^elementwise_add ' -json "$out/stability$i.json" |
+		grep -E '^(dit_cfg_step|dit_weights|elementwise_add) '
+done
+step "done ($((SECONDS - t0)) s in all)"

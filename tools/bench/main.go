@@ -323,6 +323,9 @@ func printLine(w io.Writer, b bench, r Result) {
 		rate = "-"
 	case b.Net:
 		rate = num(r.GFLOPS/1e3) + " TFLOP/s"
+		if b.Mem {
+			rate = num(r.GBS) + " GB/s"
+		}
 		note += fmt.Sprintf("; %d dispatches", r.Dispatches)
 		if b.Steps > 0 {
 			note += fmt.Sprintf(" (%.0f per sampler step)", r.DispatchesStep)

@@ -232,6 +232,8 @@ func networks(small bool) []bench {
 	bs = append(bs,
 		cfgStep(name, xl, "f32", "one CFG step: DiT forward at batch 2"),
 		cfgStep(name, xl, "f16", "one CFG step, f16-stored weights"),
+		weightStream(name, xl, "f32"),
+		weightStream(name, xl, "f16"),
 		decode(name, xl, "LDM decoder"),
 		sample(name, xl, 4, "4-step sample (CFG 4) + decode"),
 		sample(name, xl, 25, "25-step sample (CFG 4) + decode"),
@@ -270,6 +272,63 @@ func cfgStep(name string, cfg model.Config, kind, note string) bench {
 			g.Free(cond.SiLUC)
 		}
 		return run, func() { g.Free(x, out) }
+	}
+	return b
+}
+
+// weightStream reads every Linear weight of the loaded DiT once (a two-row
+// matmul each, memory-bound): where the weights live. In device memory the
+// rate is near elementwise_add's; a weight the driver placed in system memory
+// is read over PCIe (tens of GB/s) and pulls the whole line down. It is the
+// probe for the f32-weight step's run-to-run variance.
+func weightStream(name string, cfg model.Config, kind string) bench {
+	b := bench{
+		Kernel: "dit_weights",
+		Shape:  fmt.Sprintf("%s %sw", name, kind),
+		Note:   "every DiT Linear weight streamed once (M=2 each); ≪ elementwise_add's GB/s: some weight is not in device memory",
+		Mem:    true,
+		Net:    true,
+	}
+	size := map[string]float64{"f32": 4, "f16": 2}[kind]
+	c := cfg.DiT
+	H, mlp := float64(c.Hidden), float64(c.Hidden)*c.MLPRatio
+	per := 3*H*H + H*H + 2*H*mlp
+	all := float64(c.Depth)*(per+6*H*H) + H*float64(c.InChannels) + float64(model.FreqDim)*H + H*H + 2*H*H + H*float64(c.InChannels)
+	b.Bytes, b.FLOP = size*all, 4*all
+	b.setup = func(e *shaders.Engine, rng *rand.Rand) (func(), func()) {
+		m := loadNet(e, cfg, kind)
+		g := model.NewGPU(e)
+		ws := []model.Weight{m.DiT.XEmbed, m.DiT.TMLP0, m.DiT.TMLP2, m.DiT.FinalLin}
+		for i := range m.DiT.Blocks {
+			blk := &m.DiT.Blocks[i]
+			ws = append(ws, blk.QKV, blk.Proj, blk.FC1, blk.FC2)
+		}
+		for _, f := range m.DiT.Ada {
+			ws = append(ws, f.W)
+		}
+		xs, ys := map[int]model.Tensor{}, map[int]model.Tensor{}
+		for _, w := range ws {
+			n, k := w.Dims()[0], w.Dims()[1]
+			if xs[k] == nil {
+				xs[k] = g.Upload(randn(rng, 2*k, 1), 2, k)
+			}
+			if ys[n] == nil {
+				ys[n] = g.Alloc(2, n)
+			}
+		}
+		run := func() {
+			for _, w := range ws {
+				g.Linear(ys[w.Dims()[0]], xs[w.Dims()[1]], w, nil, model.Epilogue{})
+			}
+		}
+		return run, func() {
+			for _, t := range xs {
+				g.Free(t)
+			}
+			for _, t := range ys {
+				g.Free(t)
+			}
+		}
 	}
 	return b
 }

@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -139,5 +140,69 @@ func TestConvertVAERefused(t *testing.T) {
 		if strings.HasPrefix(n, "encoder.") || strings.HasPrefix(n, "quant_conv.") {
 			t.Errorf("generation-only file holds %s", n)
 		}
+	}
+}
+
+// officialSDVAE is the key list of the official AutoencoderKL at the
+// SD-VAE sizes (latent-diffusion configs/autoencoder/autoencoder_kl_32x32x4.yaml),
+// written from the official code by tools/reference/verify_official_vae.py.
+const officialSDVAE = "testdata/official_sd_vae_kl_f8.txt"
+
+// sdVAEConfig is a VAE-latent config with the SD-VAE (f8, 4 channels at
+// 256²) and a small DiT on its 32×32 latent.
+func sdVAEConfig() model.Config {
+	return model.Config{Name: "sd-vae", Image: 256,
+		DiT: model.DiTConfig{InChannels: 4, Grid: 32, Hidden: 64, Depth: 1, Heads: 2, MLPRatio: 4, NumClasses: 10,
+			QKNorm: true, LearnSigma: true},
+		Decoder: model.DecoderConfig{ZChannels: 4, Ch: 128, ChMult: []int{1, 2, 4, 4}, NumResBlocks: 2, Resolution: 256,
+			OutCh: 3, Groups: 32},
+		Latent: model.LatentVAE,
+		VAE: &model.VAEConfig{Ch: 128, ChMult: []int{1, 2, 4, 4}, NumResBlocks: 2, Resolution: 256, InCh: 3, ZChannels: 4,
+			EmbedDim: 4, Groups: 32},
+		Defaults: model.OfficialDefaults, FeatureNorm: true}
+}
+
+// TestOfficialKeysVAE: novae's VAE parameters at the SD-VAE sizes are
+// exactly the official AutoencoderKL's keys and shapes, and converting a
+// checkpoint with those keys (shapes only, plus a loss.* key) infers the
+// SD-VAE config from the shapes alone.
+func TestOfficialKeysVAE(t *testing.T) {
+	l := readOfficial(t, officialSDVAE)
+	cfg := sdVAEConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ditShapes := map[string]*pt.Tensor{}
+	var have []string
+	for _, p := range ParamsFor(cfg) {
+		switch Network(p.Name) {
+		case "dit":
+			ditShapes["ema."+strings.TrimPrefix(p.Name, model.PrefixDiT)] = &pt.Tensor{Shape: p.Shape, DType: "F32"}
+		case "latent":
+		default:
+			have = append(have, p.Name)
+			if w, ok := l.shapes[p.Name]; !ok || !sameShape(w, p.Shape) {
+				t.Errorf("%s %v: official %v (present %v)", p.Name, p.Shape, w, ok)
+			}
+		}
+	}
+	if len(have) != len(l.keys) {
+		t.Errorf("novae lists %d VAE tensors, the official AutoencoderKL has %d", len(have), len(l.keys))
+	}
+
+	ae := l.tensors("state_dict.")
+	ae["state_dict.loss.logvar"] = &pt.Tensor{Shape: []int{}, DType: "F32"}
+	mean, std := make([]float32, 4), []float32{1, 2, 3, 4}
+	read := officialReader(map[string]map[string]*pt.Tensor{
+		"dit.pt": ditShapes, "vae.ckpt": ae,
+		"stats.pt": {"mean": {Shape: []int{1, 1, 4}, DType: "F32", Data: mean}, "std": {Shape: []int{1, 1, 4}, DType: "F32", Data: std}},
+	})
+	a, err := assemble(Options{DiT: "dit.pt", AE: "vae.ckpt", Stats: "stats.pt", Override: Overrides{Name: "sd-vae"}}, read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sdVAEConfig()
+	if !reflect.DeepEqual(*a.Config.VAE, *want.VAE) || !reflect.DeepEqual(a.Config.Decoder, want.Decoder) || a.Config.Latent != "vae" {
+		t.Errorf("inferred\n  vae %+v\n  decoder %+v\nwant\n  vae %+v\n  decoder %+v", *a.Config.VAE, a.Config.Decoder, *want.VAE, want.Decoder)
 	}
 }

@@ -15,6 +15,14 @@
 // "sources" (JSON: role → source file name) and, when Linear weights are
 // quantized, "quant" (model/weights' convention).
 //
+// A model of latent kind "vae" (model/vae.go: the LDM KL autoencoder, the
+// VAE-latent twin of an SVG model) holds instead of DINOv3 and the residual
+// ViT the autoencoder's LDM keys as they are: encoder.* (the LDM Encoder),
+// quant_conv.*, post_quant_conv.*, decoder.*; latent.mean/std come from a
+// {"mean", "std"} statistics file. The converter recognises it by
+// post_quant_conv and infers its config from the shapes (TestOfficialKeysVAE
+// checks the key list against the official AutoencoderKL at SD-VAE size).
+//
 // What the converter changes on the way (everything else is copied exactly):
 //   - DINOv3's attn.qkv.bias_mask is multiplied into attn.qkv.bias and
 //     dropped; encoder.mask_token (training only) is dropped.

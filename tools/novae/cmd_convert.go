@@ -23,6 +23,11 @@ sizes; the DiT's heads without qk_norm unless it has a paper size; GroupNorm
 groups), and the -*-heads/-groups/-grid/-name flags override both. Every key and
 shape is checked; a mismatch lists all offending keys. Nothing is written on error.
 
+An LDM KL autoencoder checkpoint (encoder., quant_conv., post_quant_conv.,
+decoder.: the VAE-latent twin written by tools/train/export.py --latent vae, or
+any AutoencoderKL) makes a model of latent kind "vae"; its -stats file holds
+"mean" and "std" [1,1,C].
+
 example:
   novae convert -dit svg_xl.pt -ae svg_autoencoder.ckpt -stats dinov3_sp_stats.pt \
       -preset svg-xl -quant int8 -out svg-xl-int8.safetensors`,

@@ -65,6 +65,25 @@ type AttentionParams struct {
 	QOff, QTok, QHead, QDim, QBatch uint32
 	KOff, KTok, KHead, KDim, KBatch uint32
 	VOff, VTok, VHead, VDim, VBatch uint32
+	KSpan, Splits                   uint32 // keys per split, splits (1: none)
+	MLOff                           uint32 // split scratch: where the (m, l) pairs start
+}
+
+// PlanAttnSplit is how many parts attention's keys are split into on e when
+// the (batch, head, query block) workgroups are wgs: with fewer than one per
+// compute unit (the decoder's one head of 512 channels at T=256 has 32), the
+// keys are split so about two workgroups per compute unit run, in parts of
+// whole 64-key blocks; a combine dispatch merges them. CPU drivers never split.
+func (e *Engine) PlanAttnSplit(wgs, T int) int {
+	return planAttnSplit(e.Adapter, wgs, T)
+}
+
+func planAttnSplit(adapter string, wgs, T int) int {
+	cu := computeUnits(adapter)
+	if cu <= 2 || wgs >= cu {
+		return 1
+	}
+	return max(1, min(ceilDiv(T, 64), ceilDiv(2*cu, wgs), 16))
 }
 
 // attnWGFloats is the workgroup memory attention may use, in floats: 16 KiB,
@@ -123,5 +142,26 @@ func (e *Engine) Attention(out, q, k, v View, B, T, NH, HD int, scale float32) {
 		"HD": strconv.Itoa(HD), "BQ": strconv.Itoa(bq), "DC": strconv.Itoa(dc),
 		"VK": strconv.Itoa(vk), "STAGE": strconv.Itoa(stage)}}
 	kn.flop = 4 * float64(B*NH) * float64(T) * float64(T) * float64(HD)
-	e.dispatch(kn, e.grid1(B*NH*nqb), p, out.Tensor, q.Tensor, k.Tensor, v.Tensor)
+	S := e.AttnSplit
+	if S <= 0 {
+		S = e.PlanAttnSplit(B*NH*nqb, T)
+	}
+	span := ceilDiv(ceilDiv(T, max(1, S)), 64) * 64
+	S = ceilDiv(T, span) // every split non-empty
+	rows := B * NH * T
+	if S > 1 && uint64(S*rows*(HD+2)*4) > e.Limits.MaxTensor() {
+		S, span = 1, T
+	}
+	p.KSpan, p.Splits = u(span), u(S)
+	if S == 1 {
+		e.dispatch(kn, e.grid1(B*NH*nqb), p, out.Tensor, q.Tensor, k.Tensor, v.Tensor)
+		return
+	}
+	p.MLOff = u(S * rows * HD)
+	part := e.Empty(F32, S*rows*(HD+2)).Named("attention split partials")
+	e.dispatch(kn, e.grid1(B*NH*nqb*S), p, part, q.Tensor, k.Tensor, v.Tensor)
+	comb := kn
+	comb.entry, comb.flop = "combine", 0
+	e.dispatch(comb, e.grid1(ceilDiv(rows*HD, 256)), p, out.Tensor, part, nil, nil)
+	part.Release() // back to the pool: later commands keep their order
 }

@@ -33,6 +33,15 @@
 // coalesced either way. Keys past T score −3e38 (exp2 gives 0; no infinities
 // or NaNs), query rows past T are computed but not stored.
 //
+// Split over keys (few (b, h, query block) workgroups: the decoder's one
+// head of 512 at T=256 is 32 of them for 132 SMs): `splits` workgroups per
+// query block each take keys [s·kspan, (s+1)·kspan) and write their
+// unnormalised accumulators, running max and denominator to a scratch bound
+// as o: acc at ((s·B·NH + bh)·T + t)·HD + d, (m, l) at ml_off + 2·row. The
+// entry `combine` (one thread per output, the scratch bound as q) rescales
+// each split by exp2(m_s − max_s m_s), sums, and divides by the combined
+// denominator: the same online softmax, one level up.
+//
 // Holes: {{HD}} head dim, {{BQ}} query rows per workgroup, {{DC}} head-dim
 // chunk of the score phase, {{VK}} keys per V stage, {{STAGE}} staging floats.
 
@@ -62,6 +71,9 @@ struct Params {
     v_head: u32,
     v_dim: u32,
     v_batch: u32,
+    kspan: u32,  // keys per split (T when not split)
+    splits: u32,
+    ml_off: u32, // split scratch: where the (m, l) pairs start
 }
 
 @group(0) @binding(0) var<storage, read_write> o: array<f32>;
@@ -91,11 +103,15 @@ var<workgroup> st: array<f32, {{STAGE}}>; // Q,K chunks [BQ+BK][KS], then V [VK]
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) li: u32) {
     let flat = flat_wg(wid, nwg);
-    let bh = flat / p.nqb;
+    let per = p.nqb * p.splits; // workgroups per (b, h)
+    let bh = flat / per;
     if (bh >= p.B * p.NH) {
         return; // padding of a folded grid (uniform per workgroup)
     }
-    let q0 = (flat % p.nqb) * BQ;
+    let q0 = ((flat % per) % p.nqb) * BQ;
+    let split = (flat % per) / p.nqb;
+    let jbeg = split * p.kspan;
+    let jend = min(p.T, jbeg + p.kspan);
     let h = bh % p.NH;
     let b = bh / p.NH;
     let qb = p.q_off + b * p.q_batch + h * p.q_head;
@@ -108,7 +124,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var lsum = 0.0;  // this thread's share of the running denominator
     var acc: array<f32, DPT>;
 
-    for (var j0 = 0u; j0 < p.T; j0 += BK) {
+    for (var j0 = jbeg; j0 < jend; j0 += BK) {
         // 1. S = Q·Kᵀ for this block, head dim in chunks of DC.
         // The explicit initializer matters: naga (wgpu-native here) does not
         // re-zero a loop-local `var s: array<f32, SPT>;` on every iteration.
@@ -139,7 +155,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
                 let j = j0 + jj;
                 let d = d0 + c;
                 var x = 0.0;
-                if (j < p.T && d < HD) {
+                if (j < jend && d < HD) {
                     x = k[kb + j * p.k_tok + d * p.k_dim];
                 }
                 st[(BQ + jj) * KS + c] = x;
@@ -157,7 +173,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         // 2. Online softmax.
         var mloc = NEG;
         for (var i = 0u; i < SPT; i++) {
-            if (j0 + l + TPR * i < p.T) {
+            if (j0 + l + TPR * i < jend) {
                 s[i] *= p.scale;
             } else {
                 s[i] = NEG;
@@ -185,7 +201,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         workgroupBarrier();
 
         // 3. O += P·V, V staged VK keys at a time.
-        let kn = min(BK, p.T - j0);
+        let kn = min(BK, jend - j0);
         for (var jj0 = 0u; jj0 < kn; jj0 += VK) {
             let cnt = min(VK, kn - jj0);
             for (var i = li; i < VK * HD; i += WG) {
@@ -223,7 +239,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         total += red[r * TPR + i];
     }
     let t = q0 + r;
-    if (t < p.T) {
+    if (t < p.T && p.splits > 1) {
+        let row = (split * p.B * p.NH + bh) * p.T + t;
+        for (var i = 0u; i < DPT; i++) {
+            let d = l + TPR * i;
+            if (d < HD) {
+                o[row * HD + d] = acc[i];
+            }
+        }
+        if (l == 0u) {
+            o[p.ml_off + 2u * row] = m;
+            o[p.ml_off + 2u * row + 1u] = total;
+        }
+    } else if (t < p.T) {
         let inv = 1.0 / total;
         let ob = p.o_off + b * p.o_batch + h * p.o_head + t * p.o_tok;
         for (var i = 0u; i < DPT; i++) {
@@ -233,4 +261,33 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
             }
         }
     }
+}
+
+@compute @workgroup_size(256)
+fn combine(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+           @builtin(local_invocation_index) li: u32) {
+    let i = flat_wg(wid, nwg) * 256u + li;
+    let rows = p.B * p.NH * p.T;
+    if (i >= rows * HD) {
+        return;
+    }
+    let d = i % HD;
+    let row = i / HD; // bh·T + t
+    let t = row % p.T;
+    let bh = row / p.T;
+    var mx = NEG;
+    for (var s = 0u; s < p.splits; s++) {
+        mx = max(mx, q[p.ml_off + 2u * (s * rows + row)]);
+    }
+    var num = 0.0;
+    var den = 0.0;
+    for (var s = 0u; s < p.splits; s++) {
+        let r = s * rows + row;
+        let w = exp2(q[p.ml_off + 2u * r] - mx);
+        num += w * q[r * HD + d];
+        den += w * q[p.ml_off + 2u * r + 1u];
+    }
+    let h = bh % p.NH;
+    let b = bh / p.NH;
+    o[p.o_off + b * p.o_batch + h * p.o_head + t * p.o_tok + d * p.o_dim] = num / den;
 }

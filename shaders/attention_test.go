@@ -48,8 +48,30 @@ var attnCases = []attnCase{
 // output is a convex combination of v, so the f32 error is that of the
 // weights (exp2 of scores with HD-term dot products) and of sums of ≤1024
 // terms, both well under 1e-5 relative; T=1024 and HD=512 stay within it.
-func TestAttention(t *testing.T) {
-	for _, c := range attnCases {
+func TestAttention(t *testing.T) { testAttention(t, attnCases) }
+
+// TestAttentionSplit: keys split over several workgroups and merged by the
+// combine pass (Engine.AttnSplit), odd splits and a short last split, in
+// both layouts and with std-30 scores; tolerances as TestAttention.
+func TestAttentionSplit(t *testing.T) {
+	for _, split := range []int{2, 3, 5} {
+		eng.AttnSplit = split
+		t.Run(fmt.Sprintf("split=%d", split), func(t *testing.T) {
+			testAttention(t, []attnCase{
+				{B: 2, T: 130, NH: 3, HD: 48},
+				{B: 1, T: 256, NH: 1, HD: 512, nchw: true}, // decoder AttnBlock
+				{B: 2, T: 256, NH: 2, HD: 72},              // DiT
+				{B: 1, T: 300, NH: 1, HD: 512, nchw: true, sharp: 30},
+				{B: 2, T: 77, NH: 3, HD: 72, sharp: 30},
+				{B: 1, T: 7, NH: 2, HD: 20}, // one key block: no split
+			})
+		})
+	}
+	eng.AttnSplit = 0
+}
+
+func testAttention(t *testing.T, cases []attnCase) {
+	for _, c := range cases {
 		t.Run(c.String(), func(t *testing.T) {
 			rng := seeded(c.String())
 			scale := float32(1 / math.Sqrt(float64(c.HD)))

@@ -190,6 +190,11 @@ type Engine struct {
 	// many parts (conv.wgsl's split-K; tests and benchmarks); 0 lets
 	// PlanConvSplit choose per shape.
 	ConvSplit int
+
+	// AttnSplit > 0 makes every attention split its keys in that many
+	// parts (attention.wgsl's combine; tests and benchmarks); 0 lets
+	// PlanAttnSplit choose.
+	AttnSplit int
 }
 
 // Err returns the sticky error, if any.

@@ -93,3 +93,24 @@ func TestPlanConvSplit(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanAttnSplit: on a big GPU the decoder's single head (32 query blocks)
+// splits its keys, the DiT's 256 workgroups do not, and CPU drivers never do.
+func TestPlanAttnSplit(t *testing.T) {
+	h200 := "NVIDIA H200 [discrete-gpu, vulkan]"
+	for _, c := range []struct {
+		adapter string
+		wgs, T  int
+		want    int
+	}{
+		{h200, 32, 256, 4},  // decoder: one head, BQ 8
+		{h200, 256, 256, 1}, // DiT: 2·16 heads × 8 query blocks
+		{h200, 54, 261, 5},  // DINO: 6 heads × 9 query blocks
+		{h200, 1, 50, 1},    // one key block
+		{"llvmpipe [cpu, vulkan]", 32, 256, 1},
+	} {
+		if got := planAttnSplit(c.adapter, c.wgs, c.T); got != c.want {
+			t.Errorf("%s: %d workgroups, T=%d: split %d, want %d", c.adapter, c.wgs, c.T, got, c.want)
+		}
+	}
+}

@@ -8,8 +8,10 @@
 set -euo pipefail
 
 test_pkgs=(mesa-vulkan-drivers chromium chromium-driver)
-# Run the Python tools with /usr/bin/python3; libopenblas0-pthread keeps torch off the reference BLAS.
-python_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil libopenblas0-pthread)
+# Run the Python tools with /usr/bin/python3; libopenblas0-pthread keeps torch off the reference BLAS;
+# gir1.2-rsvg-2.0 + python3-gi-cairo: librsvg for tools/data/prepare.py's SVG emoji art sets.
+python_pkgs=(python3-torch python3-torchvision python3-numpy python3-pil libopenblas0-pthread gir1.2-rsvg-2.0
+	python3-gi-cairo)
 
 case "${1:-test}" in
 test) want=("${test_pkgs[@]}") ;;

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Train every phase of a preset (DINO -> residual ViT + decoder -> DiT, then export) on one CUDA GPU in one run of
+# about $MINUTES minutes, and write what a later CPU session needs into $OUT as at most 8 files of <= 15 MiB.
+#
+#   tools/train/gpu.sh --pack [preset]        here: data/<preset>/ -> data/<preset>_gpu.npz (to take to the GPU
+#                                              machine, which has no registry access; emoji: 43 MiB)
+#   OUT=dir tools/train/gpu.sh [preset]       on the GPU machine (default preset emoji, MINUTES=9)
+#   OUT=dir tools/train/gpu.sh --cpu-smoke [preset]
+#                                              the same plumbing on the CPU: 64 images, 3 steps per phase, batch 8
+#   tools/train/gpu.sh --unpack DIR [preset]  here: DIR (the returned files) -> runs/<preset>/{dino,ae,dit} and
+#                                              runs/<preset>/export (export.py rerun locally)
+#
+# GPU settings (see tools/train/README.md): global batch DINO 512, AE 256, DiT 1024 (BATCH_DINO, BATCH_AE,
+# BATCH_DIT); peak LR scaled with the square root of the batch ratio to the preset's (AdamW); each phase sized by
+# --fit-minutes to its share of MINUTES (DINO 34%, AE 28%, DiT 28%; the rest is start-up, latent encoding and
+# export); bf16 autocast (the scripts' default); tools/train/gpu_run.py adds fused AdamW, foreach EMA, images
+# resident on the GPU and torch.compile of the DiT.
+# Environment: PYTHON (default python3; here use /usr/bin/python3), OUT (required unless --pack/--unpack),
+# MINUTES (9), DATA (default data/), WORK (scratch dir, default a mktemp dir), NOVAE_COMPILE (0: no torch.compile).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PY=${PYTHON:-python3}
+mode=gpu
+case "${1:-}" in
+--pack) mode=pack; shift ;;
+--unpack) mode=unpack; SRC=${2:?usage: gpu.sh --unpack DIR [preset]}; shift 2 ;;
+--cpu-smoke) mode=smoke; shift ;;
+-h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+esac
+PRESET=${1:-emoji}
+case "$PRESET" in digits | emoji) ;; *) echo "gpu.sh: unknown preset $PRESET (digits|emoji)" >&2; exit 2 ;; esac
+
+if [[ $mode == pack ]]; then
+	"$PY" - "${DATA:-$ROOT/data}" "$PRESET" <<'EOF'
+import json, os, sys
+import numpy as np
+data, preset = sys.argv[1:3]
+d = os.path.join(data, preset)
+if not os.path.exists(os.path.join(d, "meta.json")):
+    raise SystemExit(f"{d}: no prepared data (make data)")
+arrs = {k: np.load(os.path.join(d, k + ".npy")) for k in ("train_x", "train_y", "test_x", "test_y")}
+out = os.path.join(data, f"{preset}_gpu.npz")
+np.savez_compressed(out + ".tmp.npz", meta=np.frombuffer(open(os.path.join(d, "meta.json"), "rb").read(), np.uint8),
+                    **arrs)
+os.replace(out + ".tmp.npz", out)
+print(f"gpu.sh: {out} ({os.path.getsize(out) / 2 ** 20:.1f} MiB); carry it as data/{preset}_gpu.npz")
+EOF
+	exit 0
+fi
+
+if [[ $mode == unpack ]]; then
+	RUNS=${RUNS:-$ROOT/runs}
+	mkdir -p "$RUNS/$PRESET"
+	cat "$SRC"/"$PRESET"_gpu.tar.part-* | tar -x -C "$RUNS/$PRESET"
+	echo "gpu.sh: unpacked into $RUNS/$PRESET: $(cd "$RUNS/$PRESET" && ls -d dino ae dit 2>/dev/null | xargs)"
+	"$PY" "$ROOT/tools/train/export.py" --preset "$PRESET" --runs "$RUNS" --data "${DATA:-$ROOT/data}"
+	exit 0
+fi
+
+: "${OUT:?set OUT to the directory the results go to}"
+mkdir -p "$OUT"
+WORK=${WORK:-$(mktemp -d)}
+RUNS=$WORK/runs
+LOG=$OUT/gpu.log
+exec > >(tee -a "$LOG") 2>&1
+t_start=$(date +%s)
+echo "gpu.sh: preset $PRESET, mode $mode, work $WORK, $(date -u +%FT%TZ)"
+
+# ---- data: data/<preset>/ if prepared here, else the packed data/<preset>_gpu.npz ----
+DATA=${DATA:-$ROOT/data}
+if [[ ! -f $DATA/$PRESET/train_x.npy ]]; then
+	[[ -f $DATA/${PRESET}_gpu.npz ]] || { echo "gpu.sh: neither $DATA/$PRESET/ nor $DATA/${PRESET}_gpu.npz (tools/train/gpu.sh --pack $PRESET)" >&2; exit 1; }
+	packed=$DATA/${PRESET}_gpu.npz
+	DATA=$WORK/data
+	"$PY" - "$packed" "$DATA/$PRESET" <<'EOF'
+import os, sys
+import numpy as np
+src, d = sys.argv[1:3]
+os.makedirs(d, exist_ok=True)
+z = np.load(src)
+for k in ("train_x", "train_y", "test_x", "test_y"):
+    np.save(os.path.join(d, k + ".npy"), z[k])
+open(os.path.join(d, "meta.json"), "wb").write(z["meta"].tobytes())
+print(f"gpu.sh: unpacked {src}: train {len(z['train_y'])}, held-out {len(z['test_y'])}")
+EOF
+fi
+
+# ---- per-phase flags ----
+if [[ $mode == smoke ]]; then
+	export NOVAE_DEVICE=cpu
+	common=(--device cpu --threads 1 --limit 64 --steps 3 --batch 8 --log-every 1)
+	dino=("${common[@]}") ae=("${common[@]}") dit=("${common[@]}")
+else
+	MINUTES=${MINUTES:-9}
+	# peak LR: preset LR at the preset batch, times sqrt(GPU batch / preset batch); each script multiplies its
+	# lr by batch/divisor (dino 256, ae 64, dit 128), so pass lr = peak * divisor / batch.
+	mapfile -t sets < <("$PY" - "$ROOT" "$PRESET" "${BATCH_DINO:-512}" "${BATCH_AE:-256}" "${BATCH_DIT:-1024}" <<'EOF'
+import math, os, sys
+sys.path.insert(0, os.path.join(sys.argv[1], "tools", "train"))
+import presets as P
+preset, bd, ba, bt = sys.argv[2], *map(int, sys.argv[3:6])
+cfg = P.get_preset(preset)
+for ph, B, div in (("dino", bd, 256), ("ae", ba, 64), ("dit", bt, 128)):
+    c = cfg[ph]
+    peak = c["lr"] * c["batch"] / div * math.sqrt(B / c["batch"])
+    print(f"{ph}.lr={peak * div / B:.6g}")
+EOF
+)
+	((${#sets[@]} == 3)) || { echo "gpu.sh: could not compute the learning rates" >&2; exit 1; }
+	fit() { awk -v m="$MINUTES" -v f="$1" 'BEGIN { printf "%.2f", m * f }'; }
+	common=(--device cuda --steps 1000000 --ckpt-every 1000000 --ckpt-minutes 1000 --log-every 50)
+	dino=("${common[@]}" --batch "${BATCH_DINO:-512}" --fit-minutes "$(fit 0.34)" --set "${sets[0]}")
+	ae=("${common[@]}" --batch "${BATCH_AE:-256}" --fit-minutes "$(fit 0.28)" --set "${sets[1]}")
+	dit=("${common[@]}" --batch "${BATCH_DIT:-1024}" --fit-minutes "$(fit 0.28)" --set "${sets[2]}")
+	echo "gpu.sh: ${MINUTES} min; ${sets[*]}"
+fi
+
+run_phase() {
+	local ph=$1 script=$2
+	shift 2
+	local t0
+	t0=$(date +%s)
+	"$PY" "$ROOT/tools/train/gpu_run.py" "$ROOT/tools/train/$script" --preset "$PRESET" --data "$DATA" \
+		--runs "$RUNS" --fresh "$@" 2>&1 | tee "$WORK/$ph.log"
+	echo "gpu.sh: phase $ph took $(($(date +%s) - t0)) s"
+}
+cd "$ROOT"
+run_phase dino train_dino.py "${dino[@]}"
+run_phase ae train_ae.py "${ae[@]}"
+run_phase dit train_dit.py "${dit[@]}"
+"$PY" tools/train/export.py --preset "$PRESET" --runs "$RUNS" --data "$DATA" 2>&1 | tail -n 20
+
+# ---- results: slim checkpoints (what later phases, export.py and novae convert need; no optimiser state) +
+# logs, evals and pictures, as one tar split into <= 15 MiB parts, plus a summary ----
+"$PY" - "$RUNS/$PRESET" "$WORK" "$OUT" "$PRESET" <<'EOF'
+import csv, glob, json, os, shutil, subprocess, sys
+import torch
+src, work, out, preset = sys.argv[1:5]
+stage = os.path.join(work, "stage")
+shutil.rmtree(stage, ignore_errors=True)
+keep = {"dino": ("teacher_backbone",), "ae": ("model",), "dit": ("ema",)}
+summary = {}
+for ph, keys in keep.items():
+    d = os.path.join(src, ph)
+    os.makedirs(os.path.join(stage, ph))
+    ck = torch.load(os.path.join(d, "ckpt.pt"), map_location="cpu", weights_only=False)
+    slim = {k: v for k, v in ck.items() if k in keys or not isinstance(v, dict) or k in ("cfg", "args", "dino_cfg", "dit_cfg")}
+    slim["slim"] = "gpu.sh: no optimiser state; continue this phase with --fresh"
+    torch.save(slim, os.path.join(stage, ph, "ckpt.pt"))
+    for f in os.listdir(d):
+        if f != "ckpt.pt" and not f.startswith("latents_train"):
+            shutil.copy(os.path.join(d, f), os.path.join(stage, ph, f))
+    if os.path.exists(os.path.join(work, ph + ".log")):
+        shutil.copy(os.path.join(work, ph + ".log"), os.path.join(stage, ph, "stdout.log"))
+    rows = list(csv.DictReader(open(os.path.join(d, "log.csv"))))
+    ips = [float(r["img_per_s"]) for r in rows[1:] if r.get("img_per_s")]  # the first row holds start-up
+    summary[ph] = {"steps": ck["step"], "img_per_s_median": sorted(ips)[len(ips) // 2] if ips else None,
+                   "seconds": float(rows[-1]["time_s"]) if rows else None}
+    if os.path.exists(os.path.join(d, "eval.json")):
+        summary[ph]["eval"] = json.load(open(os.path.join(d, "eval.json")))
+if os.path.isdir(os.path.join(src, "export")):
+    os.makedirs(os.path.join(stage, "export"))
+    for f in glob.glob(os.path.join(src, "export", "*.json")) + glob.glob(os.path.join(src, "export", "*.png")):
+        shutil.copy(f, os.path.join(stage, "export"))
+tar = os.path.join(work, f"{preset}_gpu.tar")
+subprocess.run(["tar", "-cf", tar, "-C", stage, "."], check=True)
+subprocess.run(["split", "-b", "15M", "-d", "-a", "2", tar, os.path.join(out, f"{preset}_gpu.tar.part-")], check=True)
+parts = sorted(glob.glob(os.path.join(out, f"{preset}_gpu.tar.part-*")))
+summary["files"] = {os.path.basename(p): os.path.getsize(p) for p in parts}
+json.dump(summary, open(os.path.join(out, "summary.json"), "w"), indent=1)
+print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "eval"} if isinstance(v, dict) else v
+                  for k, v in summary.items()}, indent=1))
+if len(parts) > 6:
+    raise SystemExit(f"gpu.sh: {len(parts)} parts: more than the 8 files the run can return with the log and summary")
+EOF
+echo "gpu.sh: done in $(($(date +%s) - t_start)) s; results in $OUT: $(ls "$OUT" | xargs)"

@@ -69,6 +69,38 @@ type AttentionParams struct {
 	MLOff                           uint32 // split scratch: where the (m, l) pairs start
 }
 
+// PlanAttention names the attention kernel that runs for head dim HD on e:
+// Engine.AttnKernel if set and it fits, else attention_tiled (register
+// tiles, attention_tiled.wgsl) where it fits — head dims up to 128 and 32
+// KiB of workgroup memory — on a GPU, and attention (one query row per
+// thread strip, 16 KiB, any head dim up to 1024) otherwise. CPU drivers keep
+// the latter: never tune on them.
+func (e *Engine) PlanAttention(HD int) string {
+	tiled := HD <= 128 && e.Limits.MaxWGStorage >= 32<<10
+	switch e.AttnKernel {
+	case "attention":
+		return "attention"
+	case "attention_tiled":
+		if tiled {
+			return "attention_tiled"
+		}
+		return "attention"
+	}
+	if tiled && computeUnits(e.Adapter) > 2 {
+		return "attention_tiled"
+	}
+	return "attention"
+}
+
+// attnTiledStage sizes attention_tiled's staging area: what 16 KiB of P and
+// 4 KiB of row reductions leave of 32 KiB, holding the Q and K chunks
+// (2·16·65 floats) and then VK keys of V.
+func attnTiledStage(HD int) (vk, stage int) {
+	budget := 8192 - 4096 - 1024
+	vk = min(32, budget/HD)
+	return vk, max(2*16*65, vk*HD)
+}
+
 // PlanAttnSplit is how many parts attention's keys are split into on e when
 // the (batch, head, query block) workgroups are wgs: with fewer than one per
 // compute unit (the decoder's one head of 512 channels at T=256 has 32), the
@@ -131,6 +163,15 @@ func (e *Engine) Attention(out, q, k, v View, B, T, NH, HD int, scale float32) {
 		panic("shaders: Attention: out must not be the q, k or v tensor")
 	}
 	bq, dc, vk, stage := attnTiles(HD)
+	tiles := map[string]string{"HD": strconv.Itoa(HD), "BQ": strconv.Itoa(bq), "DC": strconv.Itoa(dc),
+		"VK": strconv.Itoa(vk), "STAGE": strconv.Itoa(stage)}
+	kn := kernel{file: "attention", entry: "main", outs: 1, ins: 3, subst: tiles}
+	if e.PlanAttention(HD) == "attention_tiled" {
+		bq = 64
+		tvk, tstage := attnTiledStage(HD)
+		kn.file, kn.subst = "attention_tiled", map[string]string{"HD": strconv.Itoa(HD),
+			"VK": strconv.Itoa(tvk), "STAGE": strconv.Itoa(tstage)}
+	}
 	nqb := ceilDiv(T, bq)
 	u := func(x int) uint32 { return uint32(x) }
 	p := AttentionParams{B: u(B), T: u(T), NH: u(NH), NQB: u(nqb), Scale: scale * math.Log2E,
@@ -138,9 +179,6 @@ func (e *Engine) Attention(out, q, k, v View, B, T, NH, HD int, scale float32) {
 		QOff: u(q.Off), QTok: u(q.TokStride), QHead: u(q.HeadStride), QDim: u(q.DimStride), QBatch: u(q.BatchStride),
 		KOff: u(k.Off), KTok: u(k.TokStride), KHead: u(k.HeadStride), KDim: u(k.DimStride), KBatch: u(k.BatchStride),
 		VOff: u(v.Off), VTok: u(v.TokStride), VHead: u(v.HeadStride), VDim: u(v.DimStride), VBatch: u(v.BatchStride)}
-	kn := kernel{file: "attention", entry: "main", outs: 1, ins: 3, subst: map[string]string{
-		"HD": strconv.Itoa(HD), "BQ": strconv.Itoa(bq), "DC": strconv.Itoa(dc),
-		"VK": strconv.Itoa(vk), "STAGE": strconv.Itoa(stage)}}
 	kn.flop = 4 * float64(B*NH) * float64(T) * float64(T) * float64(HD)
 	S := e.AttnSplit
 	if S <= 0 {
@@ -160,8 +198,7 @@ func (e *Engine) Attention(out, q, k, v View, B, T, NH, HD int, scale float32) {
 	p.MLOff = u(S * rows * HD)
 	part := e.Empty(F32, S*rows*(HD+2)).Named("attention split partials")
 	e.dispatch(kn, e.grid1(B*NH*nqb*S), p, part, q.Tensor, k.Tensor, v.Tensor)
-	comb := kn
-	comb.entry, comb.flop = "combine", 0
+	comb := kernel{file: "attention", entry: "combine", outs: 1, ins: 3, subst: tiles}
 	e.dispatch(comb, e.grid1(ceilDiv(rows*HD, 256)), p, out.Tensor, part, nil, nil)
 	part.Release() // back to the pool: later commands keep their order
 }

@@ -70,6 +70,32 @@ func TestAttentionSplit(t *testing.T) {
 	eng.AttnSplit = 0
 }
 
+// TestAttentionTiled: the register-tiled kernel (attention_tiled.wgsl) on
+// every head dim it serves (≤ 128), both layouts, partial query and key
+// blocks, std-30 scores, unsplit and split; tolerances as TestAttention.
+func TestAttentionTiled(t *testing.T) {
+	eng.AttnKernel = "attention_tiled"
+	defer func() { eng.AttnKernel, eng.AttnSplit = "", 0 }()
+	if got := eng.PlanAttention(72); got != "attention_tiled" {
+		t.Fatalf("the device gives %d bytes of workgroup memory: %s runs, not attention_tiled", eng.Limits.MaxWGStorage, got)
+	}
+	cases := []attnCase{
+		{B: 1, T: 1, NH: 1, HD: 32},
+		{B: 2, T: 7, NH: 3, HD: 48},
+		{B: 2, T: 17, NH: 2, HD: 72},
+		{B: 2, T: 65, NH: 2, HD: 20, nchw: true},
+		{B: 1, T: 261, NH: 6, HD: 64}, // DINOv3-S
+		{B: 2, T: 256, NH: 2, HD: 72}, // SVG-XL's DiT
+		{B: 1, T: 130, NH: 1, HD: 128, nchw: true},
+		{B: 1, T: 100, NH: 2, HD: 100}, // head dim not a multiple of 16
+		{B: 2, T: 77, NH: 3, HD: 72, sharp: 30},
+	}
+	for _, split := range []int{1, 3} {
+		eng.AttnSplit = split
+		t.Run(fmt.Sprintf("split=%d", split), func(t *testing.T) { testAttention(t, cases) })
+	}
+}
+
 func testAttention(t *testing.T, cases []attnCase) {
 	for _, c := range cases {
 		t.Run(c.String(), func(t *testing.T) {

@@ -195,6 +195,10 @@ type Engine struct {
 	// parts (attention.wgsl's combine; tests and benchmarks); 0 lets
 	// PlanAttnSplit choose.
 	AttnSplit int
+
+	// AttnKernel picks the attention kernel: "attention" or
+	// "attention_tiled" (where it fits); "" lets PlanAttention choose.
+	AttnKernel string
 }
 
 // Err returns the sticky error, if any.

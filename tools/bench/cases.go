@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 
 	"github.com/x448/float16"
 
@@ -78,14 +80,18 @@ func cases(small bool) []bench {
 	// decoder's mid-block AttnBlock (one head of 512 channels over 16×16).
 	bs = append(bs,
 		attention("DiT self-attention, packed qkv", 2, pick(small, 16, 4), pick(small, 256, 64), 72, false),
+		attention("DiT self-attention, packed qkv", 2, pick(small, 16, 4), pick(small, 256, 64), 72, false, "kernel=attention", "split=1"),
 		attention("DINO self-attention, packed qkv", 1, 6, pick(small, 261, 65), 64, false),
+		attention("DINO self-attention, packed qkv", 1, 6, pick(small, 261, 65), 64, false, "kernel=attention", "split=1"),
 		attention("decoder AttnBlock, NCHW views", 1, 1, pick(small, 256, 64), 512, true),
+		attention("decoder AttnBlock, NCHW views", 1, 1, pick(small, 256, 64), 512, true, "split=1"),
 	)
 	// Decoder 3×3 convolutions (bias, padding 1).
 	bs = append(bs,
 		conv(pick(small, 256, 64), pick(small, 64, 16), "decoder up block"),
 		conv(pick(small, 128, 32), pick(small, 256, 32), "decoder last up block"),
 		conv(pick(small, 512, 128), pick(small, 16, 8), "decoder mid block"),
+		conv(pick(small, 512, 128), pick(small, 16, 8), "decoder mid block", "convsplit=1"),
 		conv(pick(small, 512, 128), pick(small, 32, 16), "decoder level-4 upsample conv"),
 	)
 	// GroupNorm: split over many workgroups per group above 4096 values
@@ -208,7 +214,9 @@ func matmul(kind shaders.WKind, role string, M, K, N int, ep string) bench {
 // attention is softmax(q·kᵀ/√HD)·v for B×NH heads over T tokens: from a
 // packed qkv [B,T,3·NH·HD] into tokens [B,T,NH·HD], or (nchw) through
 // channel-major views of [B,NH·HD,T] tensors.
-func attention(note string, B, NH, T, HD int, nchw bool) bench {
+// force, if set, runs it as "kernel=NAME" (Engine.AttnKernel) or "split=S"
+// (Engine.AttnSplit) instead of the plan: the before of a planned change.
+func attention(note string, B, NH, T, HD int, nchw bool, force ...string) bench {
 	name := "attention"
 	if nchw {
 		name = "attention_nchw"
@@ -223,28 +231,55 @@ func attention(note string, B, NH, T, HD int, nchw bool) bench {
 	b.setup = func(e *shaders.Engine, rng *rand.Rand) (func(), func()) {
 		scale := float32(1 / math.Sqrt(float64(HD)))
 		n := B * NH * T * HD
+		with := forcing(e, force)
 		if nchw {
 			q := e.Upload(randn(rng, n, 1), B, NH*HD, T)
 			k := e.Upload(randn(rng, n, 1), B, NH*HD, T)
 			v := e.Upload(randn(rng, n, 1), B, NH*HD, T)
 			o := e.Upload(make([]float32, n), B, NH*HD, T)
 			view := func(t *shaders.Tensor) shaders.View { return shaders.ChannelsView(t, NH, HD, T) }
-			run := func() { e.Attention(view(o), view(q), view(k), view(v), B, T, NH, HD, scale) }
+			run := func() { with(func() { e.Attention(view(o), view(q), view(k), view(v), B, T, NH, HD, scale) }) }
 			return run, releaser(q, k, v, o)
 		}
 		qkv := e.Upload(randn(rng, 3*n, 1), B, T, 3*NH*HD)
 		o := e.Upload(make([]float32, n), B, T, NH*HD)
 		q, k, v := shaders.QKVViews(qkv, T, NH, HD)
 		ov := shaders.TokensView(o, T, NH, HD)
-		run := func() { e.Attention(ov, q, k, v, B, T, NH, HD, scale) }
+		run := func() { with(func() { e.Attention(ov, q, k, v, B, T, NH, HD, scale) }) }
 		return run, releaser(qkv, o)
+	}
+	if len(force) > 0 {
+		b.Note += " [" + strings.Join(force, ",") + "]"
 	}
 	return b
 }
 
+// forcing returns a wrapper that runs f with the engine's attention and
+// convolution choices overridden as force says ("kernel=NAME", "split=S",
+// "convsplit=S"), restoring them after.
+func forcing(e *shaders.Engine, force []string) func(f func()) {
+	return func(f func()) {
+		ak, as, cs := e.AttnKernel, e.AttnSplit, e.ConvSplit
+		for _, kv := range force {
+			k, v, _ := strings.Cut(kv, "=")
+			n, _ := strconv.Atoi(v)
+			switch k {
+			case "kernel":
+				e.AttnKernel = v
+			case "split":
+				e.AttnSplit = n
+			case "convsplit":
+				e.ConvSplit = n
+			}
+		}
+		f()
+		e.AttnKernel, e.AttnSplit, e.ConvSplit = ak, as, cs
+	}
+}
+
 // conv is a 3×3, stride 1, padding 1 convolution C→C with bias on one
 // side×side image.
-func conv(C, side int, note string) bench {
+func conv(C, side int, note string, force ...string) bench {
 	hw := side * side
 	b := bench{
 		Kernel: "conv3x3",
@@ -258,8 +293,12 @@ func conv(C, side int, note string) bench {
 		w := e.Upload(randn(rng, C*C*9, 0.02), C, C, 3, 3)
 		bias := e.Upload(randn(rng, C, 0.1), C)
 		y := e.Upload(make([]float32, C*hw), 1, C, side, side)
-		run := func() { e.Conv2D(y, x, w, bias, 1, C, side, side, C, 3, 1, 1, shaders.ConvOpts{}) }
+		with := forcing(e, force)
+		run := func() { with(func() { e.Conv2D(y, x, w, bias, 1, C, side, side, C, 3, 1, 1, shaders.ConvOpts{}) }) }
 		return run, releaser(x, w, bias, y)
+	}
+	if len(force) > 0 {
+		b.Note += " [" + strings.Join(force, ",") + "]"
 	}
 	return b
 }

@@ -34,7 +34,8 @@ func printTargets(w io.Writer, rs []Result) {
 	var out []string
 	for _, t := range targets {
 		for _, r := range rs {
-			if r.Kernel != t.kernel || !strings.HasPrefix(r.Shape, t.shape) || !strings.HasPrefix(r.Note, t.role) || r.Error != "" || r.MS == 0 {
+			forced := strings.HasSuffix(r.Note, "]") // a "before" line (cases.go's forcing)
+			if r.Kernel != t.kernel || !strings.HasPrefix(r.Shape, t.shape) || !strings.HasPrefix(r.Note, t.role) || forced || r.Error != "" || r.MS == 0 {
 				continue
 			}
 			rate, unit := r.GFLOPS, "GFLOP/s"

@@ -25,9 +25,10 @@ test-browser: $(BUILD)/shaders_test.wasm $(BUILD)/model_test.wasm
 	$(GO) run ./tools/browsertest -wasm $(BUILD)/shaders_test.wasm -timeout 15m -- -test.v -test.short
 	$(GO) run ./tools/browsertest -wasm $(BUILD)/model_test.wasm -timeout 15m -- -test.v -test.run '$(BROWSER_MODEL_TESTS)'
 
-# Whole-network parity with PyTorch and the seeded noise, on the browser's
-# WebGPU (the full-size SVG-XL block is left to the native run: ~2 min here).
-BROWSER_MODEL_TESTS := Parity|Noise|Linspace|Schedule
+# Whole-network parity with PyTorch, the seeded noise and the stacked adaLN
+# weights (buffer copies through the JS backend), on the browser's WebGPU
+# (the full-size SVG-XL block is left to the native run: ~2 min here).
+BROWSER_MODEL_TESTS := Parity|Noise|Linspace|Schedule|FuseLinears
 
 $(BUILD)/model_test.wasm: FORCE
 	@mkdir -p $(BUILD)

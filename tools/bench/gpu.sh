@@ -25,6 +25,11 @@
 #                                       fresh processes: the step must agree within 10%; a weight-stream
 #                                       rate far below elementwise_add's means weights placed in system memory
 # Device time: about 3 minutes for steps 0-1, 2-3 minutes each for 2-4, under a minute for 6 (H100).
+# STEPS picks steps (default all: "0 1 2 3 4 5 6"); they run in that order. Where one command may run at most
+# 10 minutes, split the run over calls that keep $RESULTS (an ignored folder such as build/gpu):
+#   RESULTS=build/gpu STEPS="0 1" bash tools/bench/gpu.sh      # tests, kernels, networks
+#   RESULTS=build/gpu STEPS="4 5 6" bash tools/bench/gpu.sh    # PyTorch, ratios, stability
+#   RESULTS=build/gpu STEPS="2 3 5" bash tools/bench/gpu.sh    # matmul ladder/tuning, ratios with the baseline
 set -u
 cd "$(dirname "$0")/../.."
 out=${RESULTS:-.}
@@ -53,28 +58,41 @@ if [ ! -x "$bin" ]; then
 fi
 
 step() { echo; echo "=== $*"; }
+want() { [[ " ${STEPS:-0 1 2 3 4 5 6} " == *" $1 "* ]]; }
 t0=$SECONDS
-step "0. tests on this GPU"
+want 0 && step "0. tests on this GPU" &&
 for p in shaders model; do
 	if [ -x "build/$p.test" ]; then
-		(cd "$p" && timeout 600 "../build/$p.test" -test.count=1 2>&1 | grep -v 'XDG_RUNTIME_DIR\|No config found' | tail -15)
+		(cd "$p" && timeout 240 "../build/$p.test" -test.count=1 2>&1 | grep -v 'XDG_RUNTIME_DIR\|No config found' | tail -15)
 	else
 		echo "no build/$p.test (make bench-binary builds it)"
 	fi
 done
-step "1. novae: kernels and networks (auto) ($((SECONDS - t0)) s so far)"
-"$bin" "${small[@]}" -json "$out/bench.json"
-step "2. novae: matmul ladder and tuning at the f32 shapes ($((SECONDS - t0)) s so far)"
-"$bin" "${small[@]}" -net=false -kernel ladder,tune -filter '^matmul_f32 ' -json "$out/ladder.json"
-step "3. novae: networks with the reference matmul, and tuned ($((SECONDS - t0)) s so far)"
-"$bin" "${small[@]}" -kernel matmul,tune -filter '^dit_cfg_step .*f32w|^decoder |^sample_4 ' -json "$out/base.json"
-step "4. pytorch ($((SECONDS - t0)) s so far)"
-tsmall=()
-[ "${SMALL:-0}" = 1 ] && tsmall=(--small)
-"$py" tools/torchbench/bench.py "${tsmall[@]}" --json "$out/torch.json"
-step "5. ratios ($((SECONDS - t0)) s in all)"
-"$py" tools/torchbench/compare.py "$out/bench.json" "$out/torch.json" "$out/base.json"
-step "6. stability: three fresh processes ($((SECONDS - t0)) s so far)"
+if want 1; then
+	step "1. novae: kernels and networks (auto) ($((SECONDS - t0)) s so far)"
+	"$bin" "${small[@]}" -json "$out/bench.json"
+fi
+if want 2; then
+	step "2. novae: matmul ladder and tuning at the f32 shapes ($((SECONDS - t0)) s so far)"
+	"$bin" "${small[@]}" -net=false -kernel ladder,tune -filter '^matmul_f32 ' -json "$out/ladder.json"
+fi
+if want 3; then
+	step "3. novae: networks with the reference matmul, and tuned ($((SECONDS - t0)) s so far)"
+	"$bin" "${small[@]}" -kernel matmul,tune -filter '^dit_cfg_step .*f32w|^decoder |^sample_4 ' -json "$out/base.json"
+fi
+if want 4; then
+	step "4. pytorch ($((SECONDS - t0)) s so far)"
+	tsmall=()
+	[ "${SMALL:-0}" = 1 ] && tsmall=(--small)
+	"$py" tools/torchbench/bench.py "${tsmall[@]}" --json "$out/torch.json"
+fi
+if want 5; then
+	step "5. ratios ($((SECONDS - t0)) s so far)"
+	base=()
+	[ -f "$out/base.json" ] && base=("$out/base.json")
+	"$py" tools/torchbench/compare.py "$out/bench.json" "$out/torch.json" "${base[@]}"
+fi
+want 6 && step "6. stability: three fresh processes ($((SECONDS - t0)) s so far)" &&
 for i in 1 2 3; do
 	"$bin" "${small[@]}" -filter '^dit_cfg_step (svg-xl|tiny) |^dit_weights (svg-xl|tiny) |^elementwise_add ' -json "$out/stability$i.json" |
 		grep -E '^(dit_cfg_step|dit_weights|elementwise_add) '

@@ -31,7 +31,7 @@ func (a *app) picture() any {
 	switch {
 	case f.Kind == "encode":
 		return map[string]any{"error": "the last result is an encoded image, not a generated one"}
-	case f.Kind == "step" && f.Step < f.Steps-1:
+	case f.Kind != "final" && f.Kind != "interp" && !(f.Kind == "step" && f.Step == f.Steps-1):
 		return map[string]any{"error": "the last run was stopped before its last step"}
 	}
 	l, px, ok := f.Layout.Picture(f.RGBA)

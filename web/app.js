@@ -16,6 +16,8 @@ const embedded = window.parent !== window;
 
 const LIMITS = { steps: [1, 50], cfg: [1, 10], shift: [0.05, 3], seed: [0, 4294967295], grid: [1, 16], frames: [2, 12] };
 const clamp = (v, [lo, hi]) => Math.min(Math.max(v, lo), hi);
+const SCHEDULE = /^(constant|linear|late|early-[0-9.]{1,6}|interval-[0-9.]{1,6}-[0-9.]{1,6}|cfg_star-[0-9.]{1,6}-[0-9.]{1,6})$/;
+const VIEWS = ["both", "x0", "xt", "v", "final"];
 // A model name: a folder under models/ (from ?model= or models/index.json).
 const isModelName = (n) => typeof n === "string" && /^[a-z0-9][a-z0-9_-]{0,63}$/i.test(n);
 
@@ -49,9 +51,9 @@ export function readParams(search) {
   const sampler = q.get("sampler");
   if (sampler === "euler" || sampler === "heun") p.sampler = sampler;
   const sched = q.get("schedule");
-  if (sched && /^(constant|linear|late|early-[0-9.]{1,6}|interval-[0-9.]{1,6}-[0-9.]{1,6}|cfg_star-[0-9.]{1,6}-[0-9.]{1,6})$/.test(sched)) p.schedule = sched;
+  if (sched && SCHEDULE.test(sched)) p.schedule = sched;
   const view = q.get("view");
-  if (["both", "x0", "xt", "v", "final"].includes(view)) p.view = view;
+  if (VIEWS.includes(view)) p.view = view;
   p.autoplay = q.get("autoplay") === "1" || q.get("autoplay") === "true";
   const controls = q.get("controls");
   p.controls = ["minimal", "none"].includes(controls) ? controls : "full";
@@ -80,8 +82,17 @@ const fmtBytes = (n) => n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : n >
 const fmtMs = (ms) => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
 
 // ---- postMessage API (embedders) ----
+//
+// The frame posts {type: "novae:<event>", …} to its parent and takes
+// commands from it (wasm/doc.go has the whole contract). Every run has a
+// request id, echoed on each of its events: the id of the host's command
+// (a string of up to 64 characters, or a number), else one made here
+// ("novae-<n>"; runs the visitor starts get one too). A command's options
+// are checked whole before anything changes: one that is not valid is
+// answered with an error event naming it, and nothing runs.
 
 const targetOrigin = params.origin ?? "*";
+const minimal = params.controls === "minimal"; // short status lines, no jargon
 function post(type, detail) {
   if (!embedded) return;
   try { window.parent.postMessage({ type: `novae:${type}`, ...plain(detail) }, targetOrigin); } catch {}
@@ -89,28 +100,115 @@ function post(type, detail) {
 // plain copies a Go event object into JSON-safe data (no typed arrays).
 const plain = (d) => (d === undefined || d === null ? {} : JSON.parse(JSON.stringify(d)));
 
+let lastId = 0;
+const newId = () => `novae-${++lastId}`;
+const hostId = (v) => (typeof v === "string" && v.length > 0 && v.length <= 64) || (typeof v === "number" && Number.isFinite(v)) ? v : undefined;
+
+// requests maps a Go run number to the request it serves: {id, ended}.
+// Go may start a run before api.generate returns (its worker runs while the
+// call is in progress), so generate() parks the request in pending first.
+const requests = new Map();
+let pending = null;
+function request(run) {
+  let r = requests.get(run);
+  if (!r && pending && pending.run === undefined) (r = pending).run = run;
+  if (!r) r = { id: newId(), run, ended: false };
+  if (!r.ended) requests.set(run, r);
+  return r;
+}
+// end posts a run's last event (done, canceled or error) once.
+function end(r, type, detail) {
+  if (!r || r.ended) return;
+  r.ended = true;
+  requests.delete(r.run);
+  post(type, { id: r.id, ...detail });
+}
+let lastPicture = null; // {id, settings} of the run whose picture is on show
+
 window.addEventListener("message", (e) => {
   if (!embedded || e.source !== window.parent) return;
   if (params.origin && e.origin !== params.origin) return;
   const m = e.data;
-  if (!m || typeof m !== "object" || typeof m.type !== "string") return;
+  if (!m || typeof m !== "object" || typeof m.type !== "string" || !m.type.startsWith("novae:")) return;
+  const id = hostId(m.id) ?? newId();
+  const op = m.type.slice(6, 40);
   if (m.type === "novae:generate") {
-    applyOptions(sanitize(m.options ?? {}));
-    generate();
+    if (!model) return post("error", { id, op, message: "the model is not loaded yet: send commands after novae:ready" });
+    const c = checkOptions(m.options ?? {});
+    if (c.error) return post("error", { id, op, option: c.option, options: c.options, message: c.error });
+    applyOptions(c.p);
+    generate({}, id);
   } else if (m.type === "novae:stop") {
-    api?.cancel();
+    api?.cancel(); // the stopped run answers with novae:canceled and its own id
+  } else if (m.type === "novae:image") {
+    postImage(id);
+  } else {
+    post("error", { id, op, message: "unknown command: the commands are novae:generate, novae:stop and novae:image" });
   }
 });
 
-// sanitize keeps the known options, clamped, from a message.
-function sanitize(o) {
-  const q = new URLSearchParams();
-  for (const k of ["class", "seed", "steps", "cfg", "shift", "sampler", "schedule", "view", "grid"]) {
-    if (o[k] !== undefined && o[k] !== null && (typeof o[k] === "number" || typeof o[k] === "string")) q.set(k, String(o[k]));
+// checkOptions validates a command's options against the page's own limits
+// (those of its controls) and the model's classes: {p} (readParams' form) or
+// {error, option, options} naming every option that is wrong. Unknown names
+// are ignored, so a host written for a later version still works.
+export function checkOptions(o, numClasses = model?.numClasses ?? 0) {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) return { error: "options must be an object", option: "options", options: ["options"] };
+  const p = {}, bad = [];
+  const wrong = (k, why) => bad.push([k, `${k} ${typeof o[k] === "string" ? JSON.stringify(o[k].slice(0, 40)) : String(o[k])} ${why}`]);
+  const has = (k) => o[k] !== undefined && o[k] !== null;
+  const number = (k, [lo, hi], int) => {
+    if (!has(k)) return;
+    const v = o[k];
+    if (typeof v !== "number" || !Number.isFinite(v)) return wrong(k, "is not a number");
+    if (int && !Number.isInteger(v)) return wrong(k, "is not a whole number");
+    if (v < lo || v > hi) return wrong(k, `is out of range (${lo}–${hi})`);
+    p[k] = v;
+  };
+  if (has("class")) {
+    if (o.class === "random" || o.class === -1) p.class = -1;
+    else if (Number.isInteger(o.class) && o.class >= 0 && o.class <= numClasses) p.class = o.class;
+    else wrong("class", `is not a class of this model (0–${numClasses - 1}, ${numClasses} for unconditional, -1 or "random")`);
   }
-  const p = readParams("?" + q.toString());
-  delete p.autoplay; delete p.controls;
-  return p;
+  if (o.seed === "random" || o.seed === -1) p.seedRandom = true;
+  else number("seed", LIMITS.seed, true);
+  number("steps", LIMITS.steps, true);
+  number("grid", LIMITS.grid, true);
+  number("cfg", LIMITS.cfg, false);
+  number("shift", LIMITS.shift, false);
+  if (has("sampler")) {
+    if (o.sampler === "euler" || o.sampler === "heun") p.sampler = o.sampler;
+    else wrong("sampler", "is neither euler nor heun");
+  }
+  if (has("schedule")) {
+    if (typeof o.schedule === "string" && SCHEDULE.test(o.schedule)) p.schedule = o.schedule;
+    else wrong("schedule", "is not a schedule (constant, linear, late, early-T, interval-A-B, cfg_star-N-W)");
+  }
+  if (has("view")) {
+    if (VIEWS.includes(o.view)) p.view = o.view;
+    else wrong("view", `is not one of ${VIEWS.join(", ")}`);
+  }
+  if (bad.length) return { error: bad.map((b) => b[1]).join("; "), option: bad[0][0], options: bad.map((b) => b[0]) };
+  return { p };
+}
+
+// postImage answers novae:image with the picture on show: a PNG data URL of
+// every image of the last finished run (one panel each, in its grid).
+function postImage(id) {
+  const pic = api?.picture();
+  if (!pic || pic.error || !lastPicture) {
+    return post("error", { id, op: "image", message: pic?.error ?? "no picture yet: generate one first" });
+  }
+  post("image", { id, of: lastPicture.id, width: pic.w, height: pic.h, images: pic.b, cols: pic.cols, rows: pic.rows, size: pic.s,
+    settings: lastPicture.settings, dataURL: pngURL(pic) });
+}
+
+// pngURL encodes the RGBA picture {w, h, rgba} as a PNG data URL.
+function pngURL(pic) {
+  const c = document.createElement("canvas");
+  c.width = pic.w;
+  c.height = pic.h;
+  c.getContext("2d").putImageData(new ImageData(pic.rgba, pic.w, pic.h), 0, 0);
+  return c.toDataURL("image/png");
 }
 
 // ---- the view iframe and the Go API ----
@@ -182,15 +280,20 @@ function onEvent(type, d) {
       legend(s);
       setStatus("running", s.mode === "img2img" ? `img2img, ${s.steps} steps…` : `Sampling ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…`);
       plot(s.steps, s.shift ?? Number($("shift").value), -1);
+      const { layout, run, ...settings } = s;
+      const r = request(run);
+      r.settings = settings;
+      $("download").disabled = true;
+      post("started", { id: r.id, ...settings });
       break;
     }
     case "step": {
-      const s = plain(d);
+      const { run, ...s } = plain(d);
       const ms = s.ms > 0 ? ` · ${fmtMs(s.ms)} per step` : "";
       const dec = s.decodeMs > 0 ? ` + ${fmtMs(s.decodeMs)} decoding` : "";
-      setStatus("running", `Step ${s.i + 1}/${s.n} · t = ${s.t.toFixed(3)}${ms}${dec}`);
+      setStatus("running", minimal ? `Step ${s.i + 1} of ${s.n}…` : `Step ${s.i + 1}/${s.n} · t = ${s.t.toFixed(3)}${ms}${dec}`);
       plot(s.n, Number($("shift").value), s.i + 1);
-      post("step", s);
+      post("step", { id: request(run).id, ...s });
       break;
     }
     case "done": {
@@ -202,20 +305,25 @@ function onEvent(type, d) {
       const per = s.msPerStep > 0 ? ` · ${fmtMs(s.msPerStep)} per step` : "";
       const dec = s.decodeMs > 0 ? ` · ${fmtMs(s.decodeMs)} decoding` : "";
       const disp = s.dispatchesPerStep > 0 ? ` · ${s.dispatchesPerStep} GPU dispatches per step` : "";
-      setStatus("done", `Done: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${disp}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
+      setStatus("done", minimal ? `Done in ${fmtMs(s.ms)}.` : `Done: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${disp}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
       const scrub = $("scrub");
       scrub.max = String(Math.max(0, s.frames - 1));
       scrub.value = scrub.max;
       scrub.disabled = s.frames < 2;
       scrubLabel(s.frames - 1, s.frames);
       setControls();
-      post("done", s);
+      const { run, ...rest } = s;
+      const r = request(run);
+      lastPicture = { id: r.id, settings: r.settings ?? s.settings };
+      $("download").disabled = false;
+      end(r, "done", rest);
       break;
     }
     case "canceled":
       busy = false;
       setStatus("done", `Stopped after ${d.steps} step${d.steps === 1 ? "" : "s"}.`);
       setControls();
+      end(request(d.run), "canceled", { steps: d.steps });
       break;
     case "encoded": {
       const s = plain(d);
@@ -243,7 +351,8 @@ function onEvent(type, d) {
       busy = false;
       setStatus("error", `Error: ${d.message}`);
       setControls();
-      post("error", { message: String(d.message) });
+      // A generate command's error goes out with its request id (generate()).
+      if (d.op !== "generate") post("error", { op: d.op, option: d.option, message: String(d.message) });
       break;
     // A lost GPU device: Go re-creates it, reloads the model (from this
     // browser's storage) and resumes a running generation where it was.
@@ -426,14 +535,30 @@ function options() {
   };
 }
 
-async function generate(extra = {}) {
+// generate runs the current settings (plus extra) as request id.
+async function generate(extra = {}, id = newId()) {
   if (!api || !model) return;
   const o = { ...options(), ...extra };
   snippet();
+  const r = (pending = { id, run: undefined, ended: false });
+  let job;
   try {
-    await api.generate(o);
+    job = api.generate(o);
+  } finally {
+    pending = null;
+  }
+  r.run = job.run;
+  if (!r.ended) requests.set(r.run, r);
+  try {
+    await job;
   } catch (e) {
-    if (!/canceled/.test(String(e.message))) setStatus("error", `Error: ${e.message ?? e}`);
+    const message = String(e?.message ?? e);
+    if (/canceled/.test(message)) {
+      end(r, "canceled", { steps: 0 }); // replaced or stopped before it began (a begun run was answered by its event)
+      return;
+    }
+    setStatus("error", `Error: ${message}`);
+    end(r, "error", { op: "generate", option: /^options: ([A-Za-z]+) /.exec(message)?.[1], message });
   }
 }
 
@@ -494,8 +619,10 @@ function plot(steps, shift, current) {
 }
 const linear = (n) => Array.from({ length: n + 1 }, (_, i) => i / n);
 
-// ---- embed snippet ----
+// ---- embed snippet, download ----
 
+// snippet writes the iframe that embeds this page with the current
+// settings: every URL parameter the page takes (wasm/doc.go lists them).
 function snippet() {
   const u = new URL(location.pathname, location.origin);
   const o = model ? options0() : {};
@@ -511,10 +638,26 @@ function options0() {
   return {
     class: $("class").value, seed: $("seed-random").checked ? "random" : $("seed").value, steps: $("steps").value,
     sampler: document.querySelector("input[name=sampler]:checked").value, cfg: $("cfg").value,
-    schedule: $("schedule").value, shift: $("shift").value,
+    schedule: $("schedule").value, shift: $("shift").value, view: $("view").value, grid: $("grid").value,
   };
 }
 $("copy-snippet").addEventListener("click", () => navigator.clipboard?.writeText($("snippet").textContent));
+
+// The download button saves the picture on show as a PNG: every image of
+// the last finished run, one panel each, in its grid.
+$("download").addEventListener("click", () => {
+  const pic = api?.picture();
+  if (!pic || pic.error) {
+    setStatus(doneRuns > 0 ? "done" : "ready", pic?.error ?? "Nothing to download yet.");
+    return;
+  }
+  const st = lastPicture?.settings ?? {};
+  const safe = (v) => String(v ?? "").replace(/[^a-z0-9_-]+/gi, "").slice(0, 40);
+  const a = document.createElement("a");
+  a.download = ["novae", safe(model?.name), st.class !== undefined ? `class${safe(st.class)}` : "", st.seed !== undefined ? `seed${safe(st.seed)}` : ""].filter(Boolean).join("-") + ".png";
+  a.href = pngURL(pic);
+  a.click();
+});
 
 // ---- encode, img2img, interpolation of encoded images ----
 

@@ -690,8 +690,13 @@ addEventListener("message", (e) => { if (e.source === document.getElementById("f
 			t.Fatalf("the frame did not see the messages: %v", err)
 		}
 		seen := eval[[]map[string]string](t, ctx, `window.seen`)
-		if v := seen[0]; v["steps"] != "50" || v["cfg"] != "10" || v["grid"] != "16" || v["class"] != "1" || v["view"] != "both" || v["schedule"] != seen[8]["schedule"] {
-			t.Errorf("after the hostile command the settings are %v (want steps and cfg clamped to 50 and 10, grid to 16, the rest untouched)", v)
+		// The hostile command is refused whole (an error event names the
+		// first bad option) and changes nothing.
+		if v := seen[0]; v["steps"] != "2" || v["class"] != "1" || v["view"] != "both" || mustJSON(v) != mustJSON(seen[8]) {
+			t.Errorf("after the hostile command the settings are %v, at the end %v (want both untouched: steps 2, class 1)", v, seen[8])
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`window.events.some((e) => e.type === "novae:error" && e.option === "class")`, chromedp.WithPollingTimeout(long))); err != nil {
+			t.Errorf("no error event naming the hostile command's first bad option: %v", eval[any](t, ctx, `window.events`))
 		}
 		if v := seen[8]; v["steps"] == "9" || v["class"] == "0" {
 			t.Errorf("a command the frame posted to itself was obeyed: %v", v)

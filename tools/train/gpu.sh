@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Train every phase of a preset (DINO -> residual ViT + decoder -> DiT, then export) on one CUDA GPU in one run of
-# about $MINUTES minutes, and write what a later CPU session needs into $OUT as at most 8 files of <= 15 MiB.
+# about MINUTES (default 8) minutes, and write what a later CPU session needs into $OUT as at most 8 files of <= 15 MiB.
 #
 #   tools/train/gpu.sh --pack [preset]        here: data/<preset>/ -> data/<preset>_gpu.npz (to take to the GPU
 #                                              machine, which has no registry access; emoji: 43 MiB)
-#   OUT=dir tools/train/gpu.sh [preset]       on the GPU machine (default preset emoji, MINUTES=9)
+#   OUT=dir tools/train/gpu.sh [preset]       on the GPU machine (default preset emoji, MINUTES=8)
 #   OUT=dir tools/train/gpu.sh --cpu-smoke [preset]
 #                                              the same plumbing on the CPU: 64 images, 3 steps per phase, batch 8
 #   tools/train/gpu.sh --unpack DIR [preset]  here: DIR (the returned files) -> runs/<preset>/{dino,ae,dit} and
@@ -14,9 +14,9 @@
 # BATCH_DIT); peak LR scaled with the square root of the batch ratio to the preset's (AdamW); each phase sized by
 # --fit-minutes to its share of MINUTES (DINO 34%, AE 28%, DiT 28%; the rest is start-up, latent encoding and
 # export); bf16 autocast (the scripts' default); tools/train/gpu_run.py adds fused AdamW, foreach EMA, images
-# resident on the GPU and torch.compile of the DiT.
+# resident on the GPU (NOVAE_COMPILE=1 adds torch.compile of the DiT).
 # Environment: PYTHON (default python3; here use /usr/bin/python3), OUT (required unless --pack/--unpack),
-# MINUTES (9), DATA (default data/), WORK (scratch dir, default a mktemp dir), NOVAE_COMPILE (0: no torch.compile).
+# MINUTES (8), DATA (default data/), WORK (scratch dir, default a mktemp dir).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -92,7 +92,7 @@ if [[ $mode == smoke ]]; then
 	common=(--device cpu --threads 1 --limit 64 --steps 3 --batch 8 --log-every 1)
 	dino=("${common[@]}") ae=("${common[@]}") dit=("${common[@]}")
 else
-	MINUTES=${MINUTES:-9}
+	MINUTES=${MINUTES:-8}
 	# peak LR: preset LR at the preset batch, times sqrt(GPU batch / preset batch); each script multiplies its
 	# lr by batch/divisor (dino 256, ae 64, dit 128), so pass lr = peak * divisor / batch.
 	mapfile -t sets < <("$PY" - "$ROOT" "$PRESET" "${BATCH_DINO:-512}" "${BATCH_AE:-256}" "${BATCH_DIT:-1024}" <<'EOF'

@@ -11,9 +11,10 @@ What it changes (each only where the running torch has it; Debian's torch 1.13 o
     emoji set), so a batch is an index on the device instead of a host gather + copy per step. Labels stay on the
     host (the scripts index them with host indices).
   - The DiT latent cache is read into memory once instead of memory-mapped (no page faults in the per-step gather).
-  - torch.compile of the DiT's forward (NOVAE_COMPILE=1, default on CUDA with torch >= 2.1; 0 turns it off): the
-    forward is compiled at the class level, so the EMA copy and the checkpoint keys are unchanged;
-    torch._dynamo.config.suppress_errors makes a graph that fails to compile run eagerly instead of failing.
+  - torch.compile of the DiT's forward, opt-in (NOVAE_COMPILE=1, CUDA with torch >= 2.1): the forward is compiled
+    at the class level, so the EMA copy and the checkpoint keys are unchanged; torch._dynamo.config.suppress_errors
+    makes a graph that fails to compile run eagerly instead of failing. Off by default: --fit-minutes sizes a phase
+    from its first 40 steps, which would include the compilation and so give a far too short phase.
   - cuDNN autotuning (fixed shapes) and TF32 matmuls.
 The script then runs as `__main__` with the remaining arguments.
 """
@@ -124,7 +125,7 @@ def main():
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
         what.append("images on the GPU")
-        want = os.environ.get("NOVAE_COMPILE", "1" if TORCH >= (2, 1) else "0") == "1"
+        want = os.environ.get("NOVAE_COMPILE", "0") == "1"
         if want and TORCH >= (2, 1) and os.path.basename(script) == "train_dit.py":
             M.build_dit = compiled_build_dit
             what.append("torch.compile(DiT.forward)")

@@ -133,11 +133,13 @@ func TestEmbed(t *testing.T) {
 	s := build(t)
 	const long = 4 * time.Minute
 	ctx := browser(t, true)
-	writePage(t, s, "embed-host.html", fmt.Sprintf(embedHost, "index.html?controls=minimal&autoplay=0&steps=1&class=1&seed=3"))
+	// webgpu=1: the WGSL path even on SwiftShader, where the page would pick
+	// the CPU path (its step times were the ones missing in view=final).
+	writePage(t, s, "embed-host.html", fmt.Sprintf(embedHost, "index.html?controls=minimal&autoplay=0&webgpu=1&steps=1&class=1&seed=3"))
 	navigate(t, ctx, s.url+"embed-host.html")
 	const frame = `document.getElementById("f").contentDocument`
 	ready := waitEvent(t, ctx, `e.type === "novae:ready"`, long)
-	if ready.num("classes") != 10 || ready.str("backend") == "" {
+	if ready.num("classes") != 10 || ready.str("backend") != "webgpu" {
 		t.Errorf("novae:ready %v", ready)
 	}
 	if len(events(t, ctx, `e.type === "novae:progress"`)) == 0 {

@@ -48,7 +48,9 @@ type app struct {
 
 	// owned by the worker goroutine
 	b        model.Backend
-	gpu      *model.GPU // nil on the CPU fallback
+	gpu      *model.GPU // nil on the CPU path
+	soft     js.Value   // a software adapter passed over for the CPU path (used for a model too large for it)
+	softName string
 	bootRes  map[string]any
 	m        *model.SVG
 	src      *model.GPUSource
@@ -82,6 +84,7 @@ func (a *app) show(f *frame) {
 	for {
 		select {
 		case a.frames <- f:
+			schedule() // the game draws only when asked (see main)
 			return
 		default:
 			select {
@@ -110,9 +113,18 @@ func (a *app) work() {
 
 func (a *app) boot() {
 	start := time.Now()
-	e, err := shaders.New(shaders.Options{})
-	info := map[string]any{}
-	if err == nil {
+	path, adapter, reason := a.choose()
+	info := map[string]any{"software": path.Software, "asked": path.Asked}
+	var e *shaders.Engine
+	if path.Backend == "webgpu" {
+		var err error
+		if e, err = shaders.NewFromAdapter(adapter); err != nil {
+			path, reason = Path{Backend: "cpu", Software: path.Software, Line: TooSmallLine}, err.Error()
+		}
+	} else if path.Software != "" && !path.Asked {
+		a.soft, a.softName = adapter, path.Software // for a model too large for the CPU path
+	}
+	if e != nil {
 		a.gpu = model.NewGPU(e)
 		a.b = a.gpu
 		a.watchLoss(e)
@@ -126,14 +138,72 @@ func (a *app) boot() {
 		a.b = model.CPU{}
 		info["backend"] = "cpu"
 		info["adapter"] = ""
-		info["label"] = "CPU fallback (pure Go in WebAssembly, no WebGPU)"
-		info["noWebGPU"] = errors.Is(err, shaders.ErrNoWebGPU)
-		info["reason"] = err.Error()
+		info["label"] = "CPU (Go compiled to WebAssembly)"
 		info["maxBytes"] = float64(cpuMaxBytes)
 	}
+	info["noWebGPU"] = reason == shaders.ErrNoWebGPU.Error()
+	info["reason"] = reason
+	info["path"] = path.Line
 	info["ms"] = ms(time.Since(start))
 	a.bootRes = info
 	a.emit("boot", info)
+}
+
+// choose asks the browser for an adapter and picks the path (path.go); it
+// returns the adapter (to make the device from) and, when WebGPU is not
+// usable at all, the technical reason.
+func (a *app) choose() (Path, js.Value, string) {
+	pref := ""
+	if q := js.Global().Get("location").Get("search"); q.Type() == js.TypeString {
+		pref = Pref(js.Global().Get("URLSearchParams").New(q).Call("get", "webgpu").String())
+	}
+	gpu := js.Global().Get("navigator").Get("gpu")
+	f := AdapterFacts{HasWebGPU: gpu.Truthy()}
+	if !f.HasWebGPU {
+		return ChoosePath(pref, f), js.Undefined(), shaders.ErrNoWebGPU.Error()
+	}
+	opts := js.Global().Get("Object").New()
+	opts.Set("powerPreference", "high-performance")
+	adapter, err := promise.Await(gpu.Call("requestAdapter", opts))
+	if err != nil || !adapter.Truthy() {
+		reason := "requestAdapter() gave none"
+		if err != nil {
+			reason = "requestAdapter() failed: " + err.Error()
+		}
+		return ChoosePath(pref, f), js.Undefined(), reason
+	}
+	f.Adapter = true
+	truthy := func(v js.Value, k string) bool { return v.Truthy() && v.Get(k).Truthy() }
+	info := adapter.Get("info")
+	f.Fallback = truthy(adapter, "isFallbackAdapter") || truthy(info, "isFallbackAdapter")
+	if info.Truthy() {
+		for _, k := range []string{"vendor", "architecture", "device", "description"} {
+			if v := info.Get(k); v.Type() == js.TypeString {
+				f.Info += v.String() + " "
+			}
+		}
+	}
+	return ChoosePath(pref, f), adapter, ""
+}
+
+// useSoftGPU makes the device on the software adapter kept at boot, for a
+// model too large for the CPU path, and tells the page.
+func (a *app) useSoftGPU() error {
+	e, err := shaders.NewFromAdapter(a.soft)
+	a.soft = js.Undefined()
+	if err != nil {
+		return err
+	}
+	a.gpu = model.NewGPU(e)
+	a.b = a.gpu
+	a.watchLoss(e)
+	info := a.bootRes
+	info["backend"], info["adapter"], info["label"] = "webgpu", e.Adapter, "WebGPU: "+e.Adapter
+	info["f16"], info["maxBuffer"], info["maxBinding"] = e.HasF16, float64(e.Limits.MaxBuffer), float64(e.Limits.MaxBinding)
+	info["path"] = LargeModelLine(a.softName)
+	delete(info, "maxBytes")
+	a.emit("boot", info)
+	return nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -323,7 +393,7 @@ func layoutJS(l Layout) map[string]any {
 	for _, p := range l.Panels {
 		ps = append(ps, p)
 	}
-	return map[string]any{"s": l.S, "gap": l.Gap, "b": l.B, "cols": l.Cols, "rows": l.Rows,
+	return map[string]any{"s": l.S, "gap": l.Gap, "sep": l.Sep, "b": l.B, "cols": l.Cols, "rows": l.Rows,
 		"panels": ps, "w": l.W, "h": l.H}
 }
 

@@ -26,9 +26,12 @@ func PanelsFor(view string) []string {
 	return []string{PanelX0} // "x0", "final"
 }
 
-// Layout places B images of P panels each.
+// Layout places B images of P panels each. The panels of one image sit
+// Gap apart; images sit Sep apart (wider when an image has several
+// panels), so x_t and its x̂₀ read as a pair.
 type Layout struct {
-	S, Gap     int      // panel side, gap between panels
+	S, Gap     int      // panel side, gap between the panels of one image
+	Sep        int      // gap between images
 	B          int      // images
 	Cols, Rows int      // images per row, rows
 	Panels     []string // per image
@@ -39,21 +42,27 @@ type Layout struct {
 // a near-square grid.
 func NewLayout(S, B int, panels []string, strip bool) Layout {
 	l := Layout{S: S, Gap: max(1, S/32), B: B, Panels: panels}
+	l.Sep = l.Gap
+	if len(panels) > 1 && B > 1 {
+		l.Sep = max(4, S/6)
+	}
 	l.Cols = int(math.Ceil(math.Sqrt(float64(B))))
 	if strip {
 		l.Cols = B
 	}
 	l.Rows = (B + l.Cols - 1) / l.Cols
-	P := len(panels)
-	l.W = l.Cols*P*(S+l.Gap) - l.Gap
-	l.H = l.Rows*(S+l.Gap) - l.Gap
+	l.W = l.Cols*l.imageW() + (l.Cols-1)*l.Sep
+	l.H = l.Rows*l.S + (l.Rows-1)*l.Sep
 	return l
 }
+
+// imageW is the width of one image's panels.
+func (l Layout) imageW() int { return len(l.Panels)*(l.S+l.Gap) - l.Gap }
 
 // Origin is the top-left pixel of panel p of image i.
 func (l Layout) Origin(i, p int) (x, y int) {
 	c, r := i%l.Cols, i/l.Cols
-	return (c*len(l.Panels) + p) * (l.S + l.Gap), r * (l.S + l.Gap)
+	return c*(l.imageW()+l.Sep) + p*(l.S+l.Gap), r * (l.S + l.Sep)
 }
 
 // background of the gaps and of empty cells (dark grey, opaque).

@@ -16,7 +16,8 @@ func TestLayout(t *testing.T) {
 		{8, 1, PanelsFor("both"), false, 1, 1, 17, 8},
 		{8, 4, PanelsFor("final"), false, 2, 2, 17, 17},
 		{8, 3, PanelsFor("x0"), true, 3, 1, 26, 8},
-		{256, 9, PanelsFor("both"), false, 3, 3, 3*2*(256+8) - 8, 3*(256+8) - 8},
+		{256, 9, PanelsFor("both"), false, 3, 3, 3*(2*256+8) + 2*42, 3*256 + 2*42}, // x_t|x̂₀ pairs 42 px apart
+		{8, 4, PanelsFor("both"), false, 2, 2, 2*17 + 4, 2*8 + 4},
 		{8, 5, PanelsFor("xt"), false, 3, 2, 26, 17},
 	} {
 		l := NewLayout(c.S, c.B, c.panels, c.strip)
@@ -56,6 +57,11 @@ func TestComposeTile(t *testing.T) {
 	}
 	if o := (0*l.W + S) * 4; !bytes.Equal(frame[o:o+4], background[:]) {
 		t.Errorf("gap %v", frame[o:o+4])
+	}
+	// The pairs are grouped: image 1 starts Sep (4 px here) after image 0's
+	// x̂₀, and the panels of one image are Gap (1 px) apart.
+	if x1, _ := l.Origin(1, 0); x1 != 2*S+1+4 || l.Sep != 4 || l.Gap != 1 {
+		t.Errorf("image 1 at x = %d (gap %d, sep %d), want %d", x1, l.Gap, l.Sep, 2*S+1+4)
 	}
 	// A missing panel stays background.
 	frame = l.Compose(map[string][]byte{PanelXt: img(10)})

@@ -48,6 +48,24 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.sample(id, o, run{mode: "generate"})
+}
+
+// run is what differs between a generation and img2img.
+type run struct {
+	mode     string    // "generate" or "img2img"
+	from     float64   // img2img: the flow time t0 = 1 − strength it starts at
+	noise    []float32 // img2img: the noised latent at t0
+	strength float64
+}
+
+// sample runs the sampler for o (and r), showing the frames its view asks
+// for. Frame 0 of the trajectory is the start: the noise (t = 0), or
+// img2img's noised picture at t0; then one frame per step. Each frame
+// decodes only the panels the view shows, all of them in one batch.
+func (a *app) sample(id int64, o Options, r run) (any, error) {
+	a.setTrajectory(nil) // the scrubber never shows an older run's frames from here on
+	c := a.m.Cfg
 	B, T, C, S := o.Batch(), c.DiT.Grid*c.DiT.Grid, c.DiT.InChannels, c.Image
 	panels := PanelsFor(o.View)
 	lay := NewLayout(S, B, panels, o.Frames > 0)
@@ -69,10 +87,17 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 	if o.Heun {
 		sampler = "heun"
 	}
-	settings := map[string]any{"run": float64(id), "class": o.Class, "seed": float64(o.Seed), "seeds": seeds,
+	times := []any{}
+	for _, t := range model.TimeGrid(o.Steps, o.Shift) {
+		times = append(times, r.from+(1-r.from)*float64(t))
+	}
+	settings := map[string]any{"run": float64(id), "mode": r.mode, "class": o.Class, "seed": float64(o.Seed), "seeds": seeds,
 		"steps": o.Steps, "sampler": sampler, "cfg": o.CFG, "schedule": o.Schedule.String(), "shift": o.Shift,
 		"view": o.View, "grid": o.Grid, "frames": o.Frames, "seedB": float64(o.SeedB), "notes": notes,
-		"layout": layoutJS(lay), "backend": a.bootRes["backend"]}
+		"layout": layoutJS(lay), "backend": a.bootRes["backend"], "times": times, "from": r.from}
+	if r.mode == "img2img" {
+		settings["strength"] = r.strength
+	}
 	a.emit("start", settings)
 
 	perStep := o.View != "final"
@@ -80,13 +105,41 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 	var stepMs, decodeMs float64
 	dispatches := 0 // GPU dispatches of the last step: what bounds speed on small GPUs
 	start := time.Now()
-	last := start
+	noise := r.noise
+	if noise == nil {
+		noise = o.StartNoise(T * C)
+	}
+	// frameOf decodes the view's panels of one state (each tensor [B,T,C]).
+	frameOf := func(zs map[string]model.Tensor, kind string, step int, t float64) (*frame, error) {
+		px, err := a.decodePanels(panels, zs, B)
+		if err != nil {
+			return nil, err
+		}
+		return &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(px), Layout: lay, Kind: kind, Step: step, Steps: o.Steps, T: t}, nil
+	}
+	if perStep { // frame 0: where the flow starts
+		z0 := a.b.Upload(noise, B, T, C)
+		zs := map[string]model.Tensor{}
+		for _, p := range panels {
+			zs[p] = z0
+		}
+		d0 := time.Now()
+		f, err := frameOf(zs, "start", -1, r.from)
+		a.b.Free(z0)
+		if err != nil {
+			return nil, err
+		}
+		traj = append(traj, f)
+		a.show(f)
+		decodeMs += ms(time.Since(d0))
+	}
+	last := time.Now()
 	// After each completed step: a host copy of the latent (GPU only), so a
 	// lost device can resume from there on a new one (recover.go).
 	var doneZ []float32
 	next := 0 // the first step not completed
-	so := model.SampleOptions{Classes: classes, Noise: o.StartNoise(T * C), Steps: o.Steps, Heun: o.Heun,
-		CFG: o.CFG, Schedule: o.Schedule, Shift: o.Shift, X0: perStep && slices.Contains(panels, PanelX0)}
+	so := model.SampleOptions{Classes: classes, Noise: noise, Steps: o.Steps, Heun: o.Heun,
+		CFG: o.CFG, Schedule: o.Schedule, Shift: o.Shift, X0: perStep && slices.Contains(panels, PanelX0), From: r.from}
 	so.OnStep = func(s model.Step) error {
 		if a.gen.Load() != id {
 			return errCanceled
@@ -111,24 +164,21 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 		dm := 0.0
 		if perStep {
 			d0 := time.Now()
-			imgs := map[string][]byte{}
-			for _, p := range panels {
-				z := map[string]model.Tensor{PanelXt: s.Z, PanelX0: s.X0, PanelV: s.V}[p]
-				px, err := a.decode(z, B)
-				if err != nil {
-					return err
-				}
-				imgs[p] = px
+			x0 := s.X0
+			if s.T >= 1 {
+				x0 = s.Z // x̂₀ = x_t + (1−t)·v is x_t at t = 1: decoded once
 			}
-			f := &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(imgs), Layout: lay, Kind: "step",
-				Step: s.I, Steps: s.N, T: s.T}
+			f, err := frameOf(map[string]model.Tensor{PanelXt: s.Z, PanelX0: x0, PanelV: s.V}, "step", s.I, s.T)
+			if err != nil {
+				return err
+			}
 			traj = append(traj, f)
 			a.show(f)
 			dm = ms(time.Since(d0))
 			decodeMs += dm
 		}
 		dispatches = s.Dispatches
-		a.emit("step", map[string]any{"run": float64(id), "i": s.I, "n": s.N, "t": s.T, "ms": sm,
+		a.emit("step", map[string]any{"run": float64(id), "mode": r.mode, "i": s.I, "n": s.N, "t": s.T, "ms": sm,
 			"decodeMs": dm, "cfg": s.CFG, "dispatches": s.Dispatches})
 		doneZ, next = zHost, s.I+1
 		if a.gpu == nil {
@@ -155,6 +205,7 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 		return true, nil
 	}
 	var z model.Tensor
+	var err error
 	for next < o.Steps {
 		if next > 0 {
 			so.Noise, so.Start = doneZ, next
@@ -167,7 +218,7 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 		if !again {
 			if errors.Is(err, errCanceled) {
 				a.setTrajectory(traj)
-				a.emit("canceled", map[string]any{"run": float64(id), "steps": len(traj)})
+				a.emit("canceled", map[string]any{"run": float64(id), "steps": next, "frames": len(traj)})
 			}
 			return nil, err
 		}
@@ -204,11 +255,48 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 	}
 	a.setTrajectory(traj)
 	total := ms(time.Since(start))
-	done := map[string]any{"run": float64(id), "ms": total, "msPerStep": stepMs / float64(o.Steps),
+	done := map[string]any{"run": float64(id), "mode": r.mode, "ms": total, "msPerStep": stepMs / float64(o.Steps),
 		"decodeMs": decodeMs, "steps": o.Steps, "frames": len(traj), "settings": settings,
 		"dispatchesPerStep": dispatches}
 	a.emit("done", done)
 	return done, nil
+}
+
+// decodePanels decodes the latents of the panels (each [B,T,C]) in one
+// batch and returns each panel's B×S×S×4 pixels; panels that share a
+// tensor (x_t = x̂₀ at t = 1, or the start frame) are decoded once.
+func (a *app) decodePanels(panels []string, zs map[string]model.Tensor, B int) (map[string][]byte, error) {
+	var uniq []model.Tensor
+	slot := map[string]int{}
+	for _, p := range panels {
+		z := zs[p]
+		k := slices.Index(uniq, z)
+		if k < 0 {
+			k = len(uniq)
+			uniq = append(uniq, z)
+		}
+		slot[p] = k
+	}
+	z := uniq[0]
+	if len(uniq) > 1 {
+		T, C := a.m.Cfg.DiT.Grid*a.m.Cfg.DiT.Grid, a.m.Cfg.DiT.InChannels
+		n := B * T * C
+		z = a.b.Alloc(len(uniq)*B, T, C)
+		defer a.b.Free(z)
+		for k, u := range uniq {
+			a.b.CopyRegion(z, k*n, u, 0, n)
+		}
+	}
+	px, err := a.decode(z, len(uniq)*B)
+	if err != nil {
+		return nil, err
+	}
+	S := a.m.Cfg.Image
+	out := map[string][]byte{}
+	for p, k := range slot {
+		out[p] = px[k*B*S*S*4 : (k+1)*B*S*S*4]
+	}
+	return out, nil
 }
 
 // encode maps an S×S RGBA image to the latent and shows the input, the DINO
@@ -225,6 +313,7 @@ func (a *app) encode(rgba []byte) (any, error) {
 	if len(rgba) != E*E*4 {
 		return nil, fmt.Errorf("encode: %d bytes, want %d×%d×4 = %d", len(rgba), E, E, E*E*4)
 	}
+	a.setTrajectory(nil)
 	start := time.Now()
 	x := make([]float32, 3*E*E)
 	refFromRGBA8(x, rgba, E)
@@ -281,9 +370,10 @@ func opaque(rgba []byte) []byte {
 	return o
 }
 
-// img2img noises the last encoded latent x to time t0,
-// z = (1−t0)·ε + t0·x, and integrates the flow from t0 to 1 with Euler
-// steps (SDEdit for rectified flow), showing x_t and x̂₀ as it goes.
+// img2img noises the last encoded latent x to time t0 = 1 − strength,
+// z = (1−t0)·ε + t0·x, and runs the sampler from t0 to 1 (SDEdit for
+// rectified flow) with the page's sampler, schedule and view: its frame 0 is
+// that noised picture.
 func (a *app) img2img(id int64, raw []byte) (any, error) {
 	if a.m == nil || len(a.encoded) == 0 {
 		return nil, errors.New("img2img: encode an image first")
@@ -300,6 +390,7 @@ func (a *app) img2img(id int64, raw []byte) (any, error) {
 		strength = *r.Strength
 	}
 	r.Strength = nil
+	r.Grid, r.Frames = nil, nil // one picture
 	base, err := jsonMarshal(r.RawOptions)
 	if err != nil {
 		return nil, err
@@ -309,56 +400,13 @@ func (a *app) img2img(id int64, raw []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	T, C, S := c.DiT.Grid*c.DiT.Grid, c.DiT.InChannels, c.Image
-	x := a.encoded[len(a.encoded)-1]
-	eps := model.Noise(o.Seed, T*C)
-	t0 := 1 - strength
-	z0 := make([]float32, T*C)
-	for i := range z0 {
-		z0[i] = float32((1-t0)*float64(eps[i]) + t0*float64(x[i]))
+	if a.gen.Load() != id {
+		return nil, errCanceled
 	}
-	lay := NewLayout(S, 1, []string{PanelXt, PanelX0}, false)
-	a.emit("start", map[string]any{"run": float64(id), "mode": "img2img", "strength": strength,
-		"steps": o.Steps, "seed": float64(o.Seed), "class": o.Class, "cfg": o.CFG, "layout": layoutJS(lay)})
-	start := time.Now()
-	last := start
-	var traj []*frame
-	err = flowFrom(a.b, a.m.DiT, z0, t0, o, func(i int, t float64, z, x0 model.Tensor) error {
-		if a.gen.Load() != id {
-			return errCanceled
-		}
-		if err := a.sync(); err != nil {
-			return err
-		}
-		sm, d0 := ms(time.Since(last)), time.Now()
-		xt, err := a.decode(z, 1)
-		if err != nil {
-			return err
-		}
-		xh, err := a.decode(x0, 1)
-		if err != nil {
-			return err
-		}
-		f := &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(map[string][]byte{PanelXt: xt, PanelX0: xh}),
-			Layout: lay, Kind: "step", Step: i, Steps: o.Steps, T: t}
-		traj = append(traj, f)
-		a.show(f)
-		a.emit("step", map[string]any{"run": float64(id), "i": i, "n": o.Steps, "t": t, "ms": sm,
-			"decodeMs": ms(time.Since(d0)), "cfg": o.CFG})
-		if a.gpu == nil {
-			yield()
-		}
-		last = time.Now()
-		return nil
-	})
-	a.setTrajectory(traj)
-	if err != nil {
-		return nil, err
-	}
-	done := map[string]any{"run": float64(id), "ms": ms(time.Since(start)), "steps": o.Steps, "frames": len(traj),
-		"msPerStep": ms(time.Since(start)) / float64(o.Steps), "mode": "img2img"}
-	a.emit("done", done)
-	return done, nil
+	T, C := c.DiT.Grid*c.DiT.Grid, c.DiT.InChannels
+	t0 := min(1-strength, 0.999) // Sample starts below t = 1
+	z0 := NoisedStart(a.encoded[len(a.encoded)-1], model.Noise(o.Seed, T*C), t0)
+	return a.sample(id, o, run{mode: "img2img", from: t0, noise: z0, strength: strength})
 }
 
 // interpolateEncoded decodes the straight line between the last two
@@ -367,6 +415,7 @@ func (a *app) interpolateEncoded(frames int) (any, error) {
 	if a.m == nil || len(a.encoded) < 2 {
 		return nil, errors.New("interpolation: encode two images first")
 	}
+	a.setTrajectory(nil)
 	c := a.m.Cfg
 	T, C, S := c.DiT.Grid*c.DiT.Grid, c.DiT.InChannels, c.Image
 	p, q := a.encoded[0], a.encoded[1]

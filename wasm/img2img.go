@@ -1,71 +1,24 @@
 package main
 
-// img2img needs the sampler to start part-way, at t0 > 0. model.Sample
-// always integrates from t = 0, so this is a minimal Euler integrator over
-// the grid t0 + (1−t0)·TimeGrid(steps, shift), with constant CFG. It is the
-// same arithmetic as model.Sample's Euler path (the test checks that at
-// t0 = 0) and should move into model as SampleOptions.From.
+// img2img starts the sampler part-way (model.SampleOptions.From) from an
+// encoded picture noised to the start time t0.
 
 import (
 	"encoding/json"
 	"math"
 
-	"novae/model"
 	"novae/shaders/ref"
 )
 
-// flowFrom integrates z0 [1,T,C] at time t0 to t = 1 with o.Steps Euler
-// steps; onStep sees x_t and x̂₀ = x_t + (1−t)·v after each step.
-func flowFrom(b model.Backend, m *model.DiT, z0 []float32, t0 float64, o Options,
-	onStep func(i int, t float64, z, x0 model.Tensor) error) error {
-	c := m.Cfg
-	T, C := c.Grid*c.Grid, c.InChannels
-	n := T * C
-	z := b.Upload(z0, 1, T, C)
-	v, vc, vu, x0 := b.Alloc(1, T, C), b.Alloc(1, T, C), b.Alloc(1, T, C), b.Alloc(1, T, C)
-	defer b.Free(z, v, vc, vu, x0)
-	grid := model.TimeGrid(o.Steps, o.Shift)
-	ts := make([]float32, len(grid))
-	for i, g := range grid {
-		ts[i] = float32(t0 + (1-t0)*float64(g))
+// NoisedStart is img2img's starting latent at flow time t0:
+// z = (1−t0)·ε + t0·x, the point of the straight path from the noise ε to
+// the picture's latent x that the sampler would pass at t0.
+func NoisedStart(x, eps []float32, t0 float64) []float32 {
+	z := make([]float32, len(x))
+	for i := range z {
+		z[i] = float32((1-t0)*float64(eps[i]) + t0*float64(x[i]))
 	}
-	guided := o.CFG > 1
-	forward := func(dst model.Tensor, t float32, class int) error {
-		cond, err := m.Condition(b, []float32{t}, []int{class})
-		if err != nil {
-			return err
-		}
-		m.Forward(b, dst, z, cond)
-		b.Free(cond.SiLUC)
-		return nil
-	}
-	for i := range o.Steps {
-		t, dt := ts[i], ts[i+1]-ts[i]
-		if !guided {
-			if err := forward(v, t, o.Class); err != nil {
-				return err
-			}
-		} else {
-			if err := forward(vc, t, o.Class); err != nil {
-				return err
-			}
-			if err := forward(vu, t, c.NumClasses); err != nil {
-				return err
-			}
-			w := float32(o.CFG)
-			b.CFG(v, vc, vu, 1-w, w)
-		}
-		b.Euler(z, v, dt)
-		b.CopyRegion(x0, 0, z, 0, n)
-		b.Euler(x0, v, 1-ts[i+1])
-		if err := b.Flush(); err != nil {
-			return err
-		}
-		if err := onStep(i, float64(ts[i+1]), z, x0); err != nil {
-			return err
-		}
-	}
-	return nil
+	return z
 }
 
 // refFromRGBA8 turns S×S RGBA pixels into the encoders' ImageNet-normalised

@@ -1,16 +1,33 @@
 package main
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"novae/model"
 )
 
-// At t0 = 0 flowFrom is model.Sample's Euler path (separate conditional and
-// unconditional passes instead of one batch of two, the same values on the
-// CPU reference).
-func TestFlowFromMatchesSample(t *testing.T) {
+func TestNoisedStart(t *testing.T) {
+	x, eps := []float32{1, -2, 4}, []float32{3, 0.5, -1}
+	for _, c := range []struct {
+		t0   float64
+		want []float32
+	}{
+		{0, eps}, {1, x}, {0.25, []float32{0.75*3 + 0.25*1, 0.75*0.5 - 0.25*2, -0.75 + 0.25*4}},
+	} {
+		got := NoisedStart(x, eps, c.t0)
+		for i := range got {
+			if math.Abs(float64(got[i]-c.want[i])) > 1e-6 {
+				t.Errorf("t0 %g: [%d] = %g, want %g", c.t0, i, got[i], c.want[i])
+			}
+		}
+	}
+}
+
+// img2img's run starts at t0: its steps reach t0 + (1−t0)·TimeGrid, the
+// grid the page plots (the "times" of its start event).
+func TestImg2ImgGrid(t *testing.T) {
 	cfg := model.DiTConfig{InChannels: 8, Grid: 2, Hidden: 16, Depth: 1, Heads: 2, MLPRatio: 2, NumClasses: 3, QKNorm: true, LearnSigma: true}
 	src := model.MapSource{}
 	r := rand.New(rand.NewPCG(1, 1))
@@ -34,27 +51,21 @@ func TestFlowFromMatchesSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc, _ := model.ParseSchedule("constant")
-	for _, w := range []float64{1, 2.5} {
-		o := Options{Class: 1, Seed: 3, Steps: 3, CFG: w, Schedule: sc, Shift: 0.4}
-		noise := model.Noise(3, 4*8)
-		want, err := model.Sample(b, dit, model.SampleOptions{Classes: []int{1}, Noise: noise, Steps: 3, CFG: w, Schedule: sc, Shift: 0.4})
-		if err != nil {
-			t.Fatal(err)
+	const t0, steps, shift = 0.4, 3, 0.3
+	grid := model.TimeGrid(steps, shift)
+	var ts []float64
+	_, err = model.Sample(b, dit, model.SampleOptions{Classes: []int{1}, Noise: NoisedStart(model.Noise(1, 32), model.Noise(2, 32), t0),
+		Steps: steps, Heun: true, CFG: 2, Schedule: sc, Shift: shift, From: t0,
+		OnStep: func(s model.Step) error { ts = append(ts, s.T); return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, got := range ts {
+		if want := t0 + (1-t0)*float64(grid[i+1]); math.Abs(got-want) > 1e-6 {
+			t.Errorf("step %d reached t = %g, want %g", i, got, want)
 		}
-		var got []float32
-		err = flowFrom(b, dit, noise, 0, o, func(i int, t float64, z, x0 model.Tensor) error {
-			if i == o.Steps-1 {
-				got = append([]float32(nil), b.Data(z)...)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, v := range b.Data(want) {
-			if got[i] != v {
-				t.Fatalf("cfg %g: [%d] flowFrom %g, Sample %g", w, i, got[i], v)
-			}
-		}
+	}
+	if len(ts) != steps {
+		t.Fatalf("%d steps, want %d", len(ts), steps)
 	}
 }

@@ -99,6 +99,11 @@ func (a *app) loadModel(url string) (map[string]any, error) {
 	})
 	defer progress.Release()
 
+	if a.gpu == nil && total > cpuMaxBytes && a.soft.Truthy() {
+		if err := a.useSoftGPU(); err != nil {
+			return nil, fmt.Errorf("this model is %s, too large for the CPU path, and WebGPU could not be used: %w", mib(total), err)
+		}
+	}
 	var sources js.Value
 	if a.gpu != nil {
 		dev := a.gpu.E.DeviceJS()

@@ -54,7 +54,15 @@ export function readParams(search) {
   if (sched && SCHEDULE.test(sched)) p.schedule = sched;
   const view = q.get("view");
   if (VIEWS.includes(view)) p.view = view;
-  p.autoplay = q.get("autoplay") === "1" || q.get("autoplay") === "true";
+  // autoplay: true (1), false (0), or undefined: then a landing visit plays (onReady).
+  const autoplay = q.get("autoplay");
+  if (autoplay === "1" || autoplay === "true") p.autoplay = true;
+  else if (autoplay === "0" || autoplay === "false") p.autoplay = false;
+  // A landing visit: no model or settings in the URL (controls, origin and webgpu aside).
+  p.landing = !["model", "weights", "class", "seed", "steps", "cfg", "shift", "sampler", "schedule", "view", "grid", "frames", "seedB"].some((k) => q.has(k));
+  // webgpu=1: WebGPU even on a software renderer; webgpu=0: the CPU path (wasm/path.go).
+  const webgpu = q.get("webgpu");
+  if (webgpu === "1" || webgpu === "0") p.webgpu = webgpu;
   const controls = q.get("controls");
   p.controls = ["minimal", "none"].includes(controls) ? controls : "full";
   const origin = q.get("origin"); // embedders may pin whom the frame talks to
@@ -231,7 +239,7 @@ window.novaeApp = {
 };
 
 const frame = document.createElement("iframe");
-frame.src = "view.html";
+frame.src = params.webgpu ? `view.html?webgpu=${params.webgpu}` : "view.html";
 frame.title = "Generated images (drawn by the WebAssembly program)";
 frame.setAttribute("tabindex", "-1");
 $("viewbox").append(frame);
@@ -243,12 +251,7 @@ function onEvent(type, d) {
       stats.boot = boot;
       mark("boot");
       statusEl.dataset.backend = boot.backend;
-      $("adapter").textContent = boot.backend === "webgpu" ? `GPU: ${boot.adapter}` : boot.label;
-      if (boot.backend !== "webgpu") {
-        $("nowebgpu").hidden = false;
-        if (!boot.noWebGPU) $("nowebgpu-title").textContent = "WebGPU is here, but not usable by novae";
-        $("nowebgpu-reason").textContent = `(${boot.reason})`;
-      }
+      showPath(boot);
       break;
     }
     case "manifest":
@@ -278,8 +281,9 @@ function onEvent(type, d) {
       setControls();
       if (s.layout) fitView(s.layout);
       legend(s);
-      setStatus("running", s.mode === "img2img" ? `img2img, ${s.steps} steps…` : `Sampling ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…`);
-      plot(s.steps, s.shift ?? Number($("shift").value), -1);
+      setStatus("running", s.mode === "img2img" ? `img2img from t0 = ${s.from.toFixed(2)}: ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…` : `Sampling ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…`);
+      newRun({ times: s.times, from: s.from, mode: s.mode });
+      pictureInView();
       const { layout, run, ...settings } = s;
       const r = request(run);
       r.settings = settings;
@@ -291,8 +295,10 @@ function onEvent(type, d) {
       const { run, ...s } = plain(d);
       const ms = s.ms > 0 ? ` · ${fmtMs(s.ms)} per step` : "";
       const dec = s.decodeMs > 0 ? ` + ${fmtMs(s.decodeMs)} decoding` : "";
-      setStatus("running", minimal ? `Step ${s.i + 1} of ${s.n}…` : `Step ${s.i + 1}/${s.n} · t = ${s.t.toFixed(3)}${ms}${dec}`);
-      plot(s.n, Number($("shift").value), s.i + 1);
+      mark("firstStep");
+      const what = s.mode === "img2img" ? "img2img step" : "Step";
+      setStatus("running", minimal ? `Step ${s.i + 1} of ${s.n}…` : `${what} ${s.i + 1}/${s.n} · t = ${s.t.toFixed(3)}${ms}${dec}`);
+      plot(s.i + 1);
       post("step", { id: request(run).id, ...s });
       break;
     }
@@ -306,11 +312,7 @@ function onEvent(type, d) {
       const dec = s.decodeMs > 0 ? ` · ${fmtMs(s.decodeMs)} decoding` : "";
       const disp = s.dispatchesPerStep > 0 ? ` · ${s.dispatchesPerStep} GPU dispatches per step` : "";
       setStatus("done", minimal ? `Done in ${fmtMs(s.ms)}.` : `Done: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${disp}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
-      const scrub = $("scrub");
-      scrub.max = String(Math.max(0, s.frames - 1));
-      scrub.value = scrub.max;
-      scrub.disabled = s.frames < 2;
-      scrubLabel(s.frames - 1, s.frames);
+      scrubTo(s.frames, s.steps);
       setControls();
       const { run, ...rest } = s;
       const r = request(run);
@@ -322,15 +324,18 @@ function onEvent(type, d) {
     case "canceled":
       busy = false;
       setStatus("done", `Stopped after ${d.steps} step${d.steps === 1 ? "" : "s"}.`);
+      if (d.frames > 0) scrubTo(d.frames, d.steps);
       setControls();
       end(request(d.run), "canceled", { steps: d.steps });
       break;
     case "encoded": {
       const s = plain(d);
       fitView(s.layout);
-      $("panel-legend").textContent = "Left to right: your image, its DINO features (first three principal components as RGB), the reconstruction.";
+      newRun(null);
+      $("panel-legend").textContent = `Left to right: your image${inverted ? " (inverted: light on dark)" : ""}, its DINO features (first three principal components as RGB), the reconstruction.`;
       doneRuns++;
-      setStatus("done", `Encoded into ${s.tokens} tokens × ${s.channels} channels in ${fmtMs(s.ms)} (reconstruction RMS error ${s.reconRMSE.toFixed(1)} of 255).`);
+      setStatus("done", `Encoded ${inverted ? "the inverted picture " : ""}into ${s.tokens} tokens × ${s.channels} channels in ${fmtMs(s.ms)} (reconstruction RMS error ${s.reconRMSE.toFixed(1)} of 255).`);
+      darkOnLightHint(s.reconRMSE);
       $("img2img-go").disabled = false;
       $("interp-enc-go").disabled = s.encoded < 2;
       busy = false;
@@ -340,6 +345,7 @@ function onEvent(type, d) {
     case "interpolated": {
       const s = plain(d);
       fitView(s.layout);
+      newRun(null);
       $("panel-legend").textContent = "The straight line between the two encoded latents, decoded.";
       doneRuns++;
       setStatus("done", `Decoded ${s.frames} interpolated latents in ${fmtMs(s.ms)}.`);
@@ -383,12 +389,81 @@ function onEvent(type, d) {
   }
 }
 
+let lastLegend = "";
 function legend(s) {
   const names = { xt: "xₜ (noisy latent, decoded)", x0: "x̂₀ (predicted final image)", v: "v (velocity, decoded)" };
   const panels = s.layout?.panels ?? [];
   const what = panels.map((p) => names[p] ?? p).join(" | ");
+  const pairs = panels.length > 1 && s.layout?.b > 1 ? " (each pair is one image)" : "";
   const grid = s.frames > 0 ? ` · interpolation from seed ${s.seed} to ${s.seedB}` : s.grid > 1 ? ` · seeds ${s.seed}…${s.seed + s.grid - 1}` : "";
-  $("panel-legend").textContent = what + grid;
+  const from = s.mode === "img2img" ? ` · img2img from your encoded picture at strength ${s.strength}` : "";
+  lastLegend = what + pairs + grid + from;
+  $("panel-legend").textContent = lastLegend;
+}
+
+// ---- the run on show: its time grid, its frames ----
+
+// run: {times, from, mode} of the run whose frames are on show (null for an
+// encode or interpolation, which are not sampled). Every run, encode,
+// img2img and interpolation starts a new one: the scrubber and the plot
+// only ever show the frames and grid of the picture on the canvas.
+let run = null;
+function newRun(r) {
+  run = r;
+  $("view-hint").hidden = true;
+  const scrub = $("scrub");
+  scrub.max = "0";
+  scrub.value = "0";
+  scrub.disabled = true;
+  scrubLabel(0, 0);
+  plot(-1);
+}
+
+// scrubTo offers the kept frames of the finished run (frame 0: the start).
+function scrubTo(frames, steps) {
+  const scrub = $("scrub");
+  scrub.max = String(Math.max(0, frames - 1));
+  scrub.value = scrub.max;
+  scrub.disabled = frames < 2;
+  scrubLabel(frames > 1 ? frames - 2 : steps - 1, steps);
+  plot(frames > 1 ? frames - 1 : (run?.times?.length ?? 0) - 1);
+}
+
+// pictureInView scrolls the picture into sight when a run starts (on a
+// phone the buttons can be far below it).
+function pictureInView() {
+  if (embedded) return; // never scroll the host's page
+  const r = $("viewbox").getBoundingClientRect();
+  if (r.top < 0 || r.bottom > innerHeight) $("viewbox").scrollIntoView({ block: "nearest" });
+}
+const reducedMotion = () => matchMedia("(prefers-reduced-motion: reduce)").matches;
+
+// showPath says which path computes and why, in one line (wasm/path.go
+// writes it), offers the other path, and says where the weights go.
+function showPath(b) {
+  $("adapter").textContent = b.path || b.label;
+  const sw = $("path-switch");
+  const u = new URL(location.href);
+  if (b.backend === "cpu" && b.software) {
+    u.searchParams.set("webgpu", "1");
+    sw.textContent = "Use WebGPU anyway";
+  } else if (b.backend === "webgpu" && b.software) {
+    u.searchParams.set("webgpu", "0");
+    sw.textContent = "Use the CPU path";
+  } else if (b.backend === "cpu" && params.webgpu === "0" && b.reason === "") {
+    u.searchParams.delete("webgpu");
+    sw.textContent = "Let novae choose the path";
+  } else {
+    u.searchParams.delete("webgpu");
+  }
+  sw.href = u.href;
+  sw.hidden = u.href === location.href;
+  // Details for the curious when WebGPU is missing or unusable: calm, folded.
+  $("nowebgpu").hidden = b.backend === "webgpu" || !!b.software || params.webgpu === "0";
+  $("nowebgpu-reason").textContent = b.reason ? `What the browser said: ${b.reason}` : "";
+  $("foot").textContent = b.backend === "webgpu"
+    ? "The weights stream from the server straight into GPU memory and are kept in this browser's storage for the next visit."
+    : "The weights download once into this browser's storage and are read into the program's memory: on the CPU path nothing goes to a GPU.";
 }
 
 // fitView gives the view the frame's aspect ratio, so ebiten's scaling
@@ -400,6 +475,7 @@ function fitView(l) {
 function setControls() {
   const ready = !!model;
   $("generate").disabled = !ready;
+  $("generate-more").disabled = !ready;
   $("stop").disabled = !busy;
   $("interp-go").disabled = !ready;
   $("encode-go").disabled = !ready || !model.encoders || !$("file").files?.length;
@@ -464,6 +540,10 @@ async function listModels() {
   const current = params.model && params.model !== "default" ? params.model : isModelName(idx.default) ? idx.default : names[0];
   const sel = $("model");
   sel.replaceChildren(...names.map((n) => new Option(n, n)));
+  // A model whose card says "preview" (not yet as good as it will be) is labelled so.
+  Promise.all(names.map((n) => fetch(`models/${n}/card.json`).then((r) => (r.ok ? r.json() : null)).catch(() => null))).then((cards) => {
+    cards.forEach((c, i) => { if (c?.preview) sel.options[i].text = `${names[i]} (preview)`; });
+  });
   if (!names.includes(current)) sel.append(new Option(current, current));
   sel.value = current;
   $("model-row").hidden = false;
@@ -479,7 +559,7 @@ function onReady() {
   const sel = $("class");
   sel.replaceChildren();
   const n = model.numClasses;
-  for (let i = 0; i < n; i++) sel.append(new Option(model.classes?.[i] ? `${i}: ${model.classes[i]}` : `class ${i}`, String(i)));
+  for (let i = 0; i < n; i++) sel.append(new Option(classLabel(i), String(i)));
   sel.append(new Option("unconditional", String(n)));
   sel.append(new Option("random", "-1"));
   const d = model.defaults ?? {};
@@ -487,13 +567,38 @@ function onReady() {
   if (d.cfg) $("cfg").value = String(clamp(d.cfg, LIMITS.cfg));
   if (d.shift) $("shift").value = String(clamp(d.shift, LIMITS.shift));
   if (d.schedule && [...$("schedule").options].some((o) => o.value === d.schedule)) $("schedule").value = d.schedule;
+  shiftCaption(Number($("shift").value));
+  // A landing visit plays at once (4 steps from a fixed seed), unless the
+  // visitor prefers reduced motion or the URL says autoplay=0.
+  const landing = params.autoplay === undefined && params.landing && !reducedMotion();
+  if (landing) applyOptions({ class: FIRST.class < n ? FIRST.class : 0, seed: FIRST.seed, steps: FIRST.steps, view: FIRST.view });
+  stats.autoplay = params.autoplay === true ? "url" : landing ? "landing" : "off";
   applyOptions(params);
   $("progress-row").hidden = true;
   const src = model.sources?.every((s) => s !== "network") ? " (weights from this browser's storage)" : "";
   setStatus("ready", `Ready: “${model.name}”, ${(model.params / 1e6).toFixed(2)} M parameters, ${model.image}×${model.image} images, on ${boot?.backend === "webgpu" ? "the GPU" : "the CPU"}${src}.`);
   setControls();
   post("ready", { model: model.name, backend: boot?.backend, adapter: boot?.adapter, classes: n, image: model.image });
-  if (params.autoplay) generate();
+  if (params.autoplay || landing) generate();
+}
+
+// FIRST is the landing visit's picture: a clear 3 from the digits model in
+// its 4 steps (seed 2 of the first eight looked best), shown as x̂₀ forming
+// (one decode per step: on the CPU path decoding costs more than a step).
+const FIRST = { class: 3, seed: 2, steps: 4, view: "x0" };
+
+// classLabel: the class's name ("3", "face"), with its number when the
+// name is not just that number ("0: face").
+function classLabel(i) {
+  const name = model.classes?.[i];
+  if (!name) return `class ${i}`;
+  return name === String(i) ? name : `${i}: ${name}`;
+}
+
+// shiftCaption quotes this model's own default shift.
+function shiftCaption(s) {
+  const how = s < 1 ? "crowds the steps near the noise, where the layout of the image is decided" : s > 1 ? "crowds the steps near the data" : "spaces them evenly";
+  $("shift-default").textContent = `This model's default, ${s}, ${how} (the paper's ImageNet setting is 0.15); 1 spaces them evenly.`;
 }
 
 function applyOptions(p) {
@@ -569,7 +674,7 @@ function outputs() {
   $("cfg-out").textContent = Number($("cfg").value).toFixed(1);
   $("shift-out").textContent = Number($("shift").value).toFixed(2);
   $("strength-out").textContent = Number($("strength").value).toFixed(2);
-  plot(Number($("steps").value), Number($("shift").value), -1);
+  plot($("scrub").disabled ? -1 : Number($("scrub").value));
   snippet();
 }
 for (const id of ["steps", "cfg", "shift", "strength", "seed", "class", "schedule", "view", "grid"]) $(id).addEventListener("input", outputs);
@@ -581,22 +686,33 @@ $("interp-go").addEventListener("click", () => {
   generate({ grid: 1, seedB: clamp(Math.round(Number($("seed-b").value) || 0), LIMITS.seed), frames: clamp(Math.round(Number($("frames").value) || 2), LIMITS.frames) });
 });
 
-const scrubLabel = (i, n) => { $("scrub-out").textContent = n > 0 ? `step ${i + 1}/${n}` : "–"; };
+// scrubLabel: frame i of the run's trajectory is after step i (0-based);
+// i = -1 is its start, the noise (or img2img's noised picture).
+const scrubLabel = (i, n) => {
+  $("scrub-out").textContent = n <= 0 ? "–" : i >= 0 ? `step ${i + 1}/${n}` : run?.from > 0 ? `start (t = ${run.from.toFixed(2)})` : "start: noise";
+  $("panel-legend").textContent = i < 0 && n > 0 ? (run?.from > 0 ? "The start: your encoded picture noised to t0, decoded (in every panel)." : "The start: the noise x₀ at t = 0, decoded (in every panel).") : lastLegend;
+};
 $("scrub").addEventListener("input", () => {
   const r = api?.show(Number($("scrub").value));
   if (r) {
     scrubLabel(r.step, r.steps);
-    plot(r.steps, Number($("shift").value), r.step + 1);
+    plot(r.step + 1);
   }
 });
 
 // ---- the time-grid plot ----
 
-function plot(steps, shift, current) {
+// plot draws the time grid of the run on show (solid, point current
+// highlighted: 0 is its start, i+1 the state after step i), starting at its
+// own t0 for img2img, and the grid the settings would give next (dashed)
+// when it differs. Before any run it shows the settings' grid.
+function plot(current = -1) {
   const svg = $("plot");
-  const ts = api?.timeGrid(steps, shift) ?? linear(steps);
+  const steps = Number($("steps").value), shift = Number($("shift").value);
+  const next = api?.timeGrid(steps, shift) ?? linear(steps);
+  const ts = run?.times ?? (run === null ? null : next);
   const W = 320, H = 140, L = 28, R = 8, T = 8, B = 22;
-  const x = (i) => L + (i / steps) * (W - L - R);
+  const x = (i, n) => L + (i / n) * (W - L - R);
   const y = (t) => T + (1 - t) * (H - T - B);
   const ns = "http://www.w3.org/2000/svg";
   const el = (name, attrs, text) => {
@@ -605,16 +721,33 @@ function plot(steps, shift, current) {
     if (text !== undefined) e.textContent = text;
     return e;
   };
+  const line = (g, cls) => el("polyline", { points: g.map((t, i) => `${x(i, g.length - 1).toFixed(1)},${y(t).toFixed(1)}`).join(" "), class: cls });
+  const n = (ts ?? next).length - 1;
   const kids = [
     el("line", { x1: L, y1: y(0), x2: W - R, y2: y(0), class: "axis" }),
     el("line", { x1: L, y1: y(0), x2: L, y2: y(1), class: "axis" }),
     el("text", { x: 4, y: y(1) + 4 }, "t=1"),
     el("text", { x: 4, y: y(0) + 3 }, "t=0"),
     el("text", { x: L, y: H - 6 }, "step 0"),
-    el("text", { x: W - R - 40, y: H - 6 }, `step ${steps}`),
-    el("polyline", { points: ts.map((t, i) => `${x(i).toFixed(1)},${y(t).toFixed(1)}`).join(" "), class: "curve" }),
+    el("text", { x: W - R - 40, y: H - 6 }, `step ${n}`),
   ];
-  ts.forEach((t, i) => kids.push(el("circle", { cx: x(i).toFixed(1), cy: y(t).toFixed(1), r: steps > 30 ? 1.6 : 2.6, class: i === current ? "pt now" : "pt" })));
+  const differs = !ts || ts.length !== next.length || (run?.from ?? 0) > 0 || ts.some((t, i) => Math.abs(t - next[i]) > 1e-6);
+  if (run !== undefined && differs) {
+    kids.push(line(next, "curve next"));
+    kids.push(el("text", { x: W - R - 110, y: T + 10, class: "next" }, `next run: ${steps} step${steps > 1 ? "s" : ""}`));
+  }
+  if (!ts) {
+    kids.push(el("text", { x: L + 10, y: y(0.5) }, "this picture was not sampled: no time grid"));
+  } else {
+    if (run?.from > 0) {
+      kids.push(el("line", { x1: L, y1: y(run.from), x2: W - R, y2: y(run.from), class: "t0" }));
+      kids.push(el("text", { x: L + 4, y: y(run.from) - 3 }, `img2img starts at t0 = ${run.from.toFixed(2)}`));
+    }
+    kids.push(line(ts, "curve"));
+    ts.forEach((t, i) => kids.push(el("circle", { cx: x(i, n).toFixed(1), cy: y(t).toFixed(1), r: n > 30 ? 1.6 : 2.6, class: i === current ? "pt now" : "pt" })));
+  }
+  svg.dataset.times = ts ? ts.map((t) => t.toFixed(4)).join(",") : "";
+  svg.dataset.current = String(current);
   svg.replaceChildren(...kids);
 }
 const linear = (n) => Array.from({ length: n + 1 }, (_, i) => i / n);
@@ -857,15 +990,45 @@ $("encode-go").addEventListener("click", async () => {
   const f = $("file").files?.[0];
   if (!f || !model) return;
   busy = true;
+  newRun(null);
   setControls();
   setStatus("running", "Encoding…");
+  $("invert-hint").hidden = true;
   try {
-    await api.encode(await imageRGBA(f, model.encoderImage ?? model.image));
+    const px = await imageRGBA(f, model.encoderImage ?? model.image);
+    lightBackground = borderLuma(px) > 150;
+    inverted = $("invert").checked;
+    if (inverted) for (let i = 0; i < px.length; i += 4) { px[i] = 255 - px[i]; px[i + 1] = 255 - px[i + 1]; px[i + 2] = 255 - px[i + 2]; }
+    await api.encode(px);
   } catch (e) {
     busy = false;
     setStatus("error", `Error: ${e.message ?? e}`);
     setControls();
   }
+});
+// A black digit on white paper is what a teacher tries first; a model
+// trained on white-on-black digits reconstructs it poorly. The page says so
+// (and offers the inversion, shown as such in the legend and status) when
+// the picture's border is light and the reconstruction is far off.
+let lightBackground = false, inverted = false;
+function borderLuma(px) {
+  const S = Math.round(Math.sqrt(px.length / 4));
+  let sum = 0, n = 0;
+  for (let i = 0; i < S; i++) {
+    for (const [x, y] of [[i, 0], [i, S - 1], [0, i], [S - 1, i]]) {
+      const o = (y * S + x) * 4;
+      sum += 0.299 * px[o] + 0.587 * px[o + 1] + 0.114 * px[o + 2];
+      n++;
+    }
+  }
+  return sum / n;
+}
+function darkOnLightHint(rmse) {
+  $("invert-hint").hidden = !(lightBackground && !inverted && rmse > 40);
+}
+$("invert-go").addEventListener("click", () => {
+  $("invert").checked = true;
+  $("encode-go").click();
 });
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -881,10 +1044,13 @@ drop.addEventListener("drop", (e) => {
 });
 $("img2img-go").addEventListener("click", () => {
   const o = options();
-  api?.img2img({ class: o.class, seed: o.seed, steps: o.steps, cfg: o.cfg, shift: o.shift, strength: Number($("strength").value) })
-    .catch((e) => setStatus("error", `Error: ${e.message ?? e}`));
+  api?.img2img({ class: o.class, seed: o.seed, steps: o.steps, sampler: o.sampler, cfg: o.cfg, schedule: o.schedule, shift: o.shift,
+    view: o.view, strength: Number($("strength").value) })
+    .catch((e) => { if (!/canceled/.test(String(e.message))) setStatus("error", `Error: ${e.message ?? e}`); });
 });
 $("interp-enc-go").addEventListener("click", () => {
+  newRun(null);
+  setStatus("running", "Decoding the line between the two encoded latents…");
   api?.interpolateEncoded(clamp(Math.round(Number($("frames").value) || 5), LIMITS.frames))
     .catch((e) => setStatus("error", `Error: ${e.message ?? e}`));
 });

@@ -20,6 +20,31 @@ function fail(msg) {
   if (app?.fail) app.fail(msg);
 }
 
+// ebiten's minimum-FPS mode draws only when the program schedules a frame,
+// but it still asks for an animation frame 60 times a second to find out.
+// Those requests wait here while there is nothing new to draw, and the
+// program wakes them when it hands over a frame (novaeView.wake in
+// wasm/app.go's show): an idle page then uses no CPU at all. A few frames
+// after each wake (and at the start) pass straight through.
+const nextFrame = window.requestAnimationFrame.bind(window);
+let parked = [], budget = 30;
+window.requestAnimationFrame = (cb) => {
+  if (budget > 0) {
+    budget--;
+    return nextFrame(cb);
+  }
+  parked.push(cb);
+  return 0;
+};
+globalThis.novaeView = {
+  wake() {
+    budget = Math.max(budget, 4);
+    const cbs = parked;
+    parked = [];
+    for (const cb of cbs) nextFrame(cb);
+  },
+};
+
 try {
   const go = new Go();
   go.exit = (code) => { if (code !== 0) fail(`the program exited with code ${code}`); };

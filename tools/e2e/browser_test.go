@@ -53,7 +53,8 @@ func TestBrowser(t *testing.T) {
 		ctx := browser(t, true)
 		start := time.Now()
 		// URL parameters and autoplay: the first image, x_t and x̂₀ decoded at every step.
-		if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"?seed=7&class=3&steps=2&cfg=3&shift=0.3&sampler=euler&schedule=constant&view=both&autoplay=1")); err != nil {
+		// webgpu=1: SwiftShader alone would pick the CPU path (first_minute_test.go).
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.url+"?webgpu=1&seed=7&class=3&steps=2&cfg=3&shift=0.3&sampler=euler&schedule=constant&view=both&autoplay=1")); err != nil {
 			t.Fatal(err)
 		}
 		st := waitDone(t, ctx, "document", 1, long)
@@ -96,8 +97,9 @@ func TestBrowser(t *testing.T) {
 		compare(t, "autoplay x_t at t=1 vs the CLI", p.tile(0, "xt"), want, maxLevels, meanLevels)
 		canvasCheck(t, ctx, p, "webgpu-1-autoplay")
 
-		// The scrubber moves through the kept frames.
-		if v := eval[string](t, ctx, setInput("scrub", "0")); v != "0" {
+		// The scrubber moves through the kept frames: frame 0 is the
+		// starting noise, frame 1 the state after step 1.
+		if v := eval[string](t, ctx, setInput("scrub", "1")); v != "1" {
 			t.Fatalf("scrub value %q", v)
 		}
 		p0 := getPixels(t, ctx, viewJS)
@@ -182,8 +184,8 @@ func TestBrowser(t *testing.T) {
 		}
 		waitDone(t, ctx, "document", 5, long)
 		p = getPixels(t, ctx, viewJS)
-		if strings.Join(p.Layout.Panels, ",") != "xt,x0" || p.Steps != 1 {
-			t.Errorf("img2img: panels %v, %d steps", p.Layout.Panels, p.Steps)
+		if strings.Join(p.Layout.Panels, ",") != "x0" || p.Kind != "final" || p.Steps != 1 { // the chosen view: only the final image
+			t.Errorf("img2img: panels %v, kind %s, %d steps", p.Layout.Panels, p.Kind, p.Steps)
 		}
 		shot(t, ctx, "webgpu-6-img2img")
 

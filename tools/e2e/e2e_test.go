@@ -305,8 +305,8 @@ type pixels struct {
 	Steps  int
 	Kind   string
 	Layout struct {
-		S, Gap, B, Cols, Rows, W, H int
-		Panels                      []string
+		S, Gap, Sep, B, Cols, Rows, W, H int
+		Panels                           []string
 	}
 }
 
@@ -322,7 +322,8 @@ func (p pixels) tile(i int, panel string) []byte {
 	}
 	l := p.Layout
 	c, r := i%l.Cols, i/l.Cols
-	x0, y0 := (c*len(l.Panels)+pi)*(l.S+l.Gap), r*(l.S+l.Gap)
+	// Images sit Sep apart, the panels of one image Gap apart (wasm/frames.go).
+	x0, y0 := c*(len(l.Panels)*(l.S+l.Gap)-l.Gap+l.Sep)+pi*(l.S+l.Gap), r*(l.S+l.Sep)
 	var out []byte
 	for y := range l.S {
 		o := ((y0+y)*l.W + x0) * 4
@@ -344,8 +345,8 @@ func getPixels(t testing.TB, ctx context.Context, api string) pixels {
 		Steps  int
 		Kind   string
 		Layout struct {
-			S, Gap, B, Cols, Rows, W, H int
-			Panels                      []string
+			S, Gap, Sep, B, Cols, Rows, W, H int
+			Panels                           []string
 		}
 	}
 	r, err := chromedp.Run(ctx, chromedp.Evaluate[raw](`(() => { const p = `+api+`.pixels();

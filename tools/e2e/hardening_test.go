@@ -381,7 +381,7 @@ func TestHardening(t *testing.T) {
 			{"cut", []string{"cut/" + m.def.Shards[0].File, "manifest lists", "truncated"}, false},
 		} {
 			t.Run(c.model, func(t *testing.T) {
-				navigate(t, ctx, base+"?model="+c.model)
+				navigate(t, ctx, base+"?webgpu=1&model="+c.model) // the WebGPU path's checks (SwiftShader alone picks the CPU path)
 				st := waitState(t, ctx, "document", long, "", "error")
 				for _, w := range c.want {
 					if !strings.Contains(st.Text, w) {
@@ -453,7 +453,7 @@ func TestHardening(t *testing.T) {
 		p0, p1 := "/models/flaky/"+flaky.Shards[0].File, "/models/flaky/"+flaky.Shards[1].File
 		px.set(p0, &fault{cut: 300 << 10, times: 1})
 		px.set(p1, &fault{cut: 200 << 10, times: 1, stripRange: 1})
-		navigate(t, ctx, base+"?model=flaky")
+		navigate(t, ctx, base+"?webgpu=1&model=flaky")
 		waitState(t, ctx, "document", long, "", "ready")
 		// After the cut, shard 0 is only ever asked for by range (Chromium's
 		// HTTP cache may first check its partial copy with a one-byte range)
@@ -482,7 +482,7 @@ func TestHardening(t *testing.T) {
 		b0 := "/models/broken/" + broken.Shards[0].File
 		px.set(b0, &fault{cut: 0, times: -1}) // headers, then the connection drops: no progress at all
 		defer px.set(b0, nil)
-		navigate(t, ctx, base+"?model=broken")
+		navigate(t, ctx, base+"?webgpu=1&model=broken")
 		st := waitState(t, ctx, "document", long, "", "error")
 		if !strings.Contains(st.Text, broken.Shards[0].File) || !strings.Contains(st.Text, "download failed") {
 			t.Errorf("error %q does not name the shard and the failure", st.Text)
@@ -494,7 +494,7 @@ func TestHardening(t *testing.T) {
 			t.Error("a shard whose download never completed is in the cache")
 		}
 		px.set(b0, nil)
-		navigate(t, ctx, base+"?model=broken")
+		navigate(t, ctx, base+"?webgpu=1&model=broken")
 		waitState(t, ctx, "document", long, "", "ready")
 	})
 
@@ -509,7 +509,7 @@ func TestHardening(t *testing.T) {
 		ctx := browser(t, true)
 		onNewDocument(t, ctx, `if (globalThis.GPUAdapter) { const d = Object.getOwnPropertyDescriptor(GPUAdapter.prototype, "features");
 			Object.defineProperty(GPUAdapter.prototype, "features", {get() { return new Set([...d.get.call(this)].filter((f) => f !== "shader-f16")); }, configurable: true}); }`)
-		navigate(t, ctx, base+"?seed=7&class=3&steps=3&cfg=3&shift=0.3&sampler=euler&schedule=constant&view=final")
+		navigate(t, ctx, base+"?webgpu=1&seed=7&class=3&steps=3&cfg=3&shift=0.3&sampler=euler&schedule=constant&view=final")
 		st := waitState(t, ctx, "document", long, "", "ready")
 		if st.Backend != "webgpu" {
 			t.Fatalf("backend %q", st.Backend)
@@ -557,7 +557,7 @@ func TestHardening(t *testing.T) {
 	t.Run("no-webgpu-paths", func(t *testing.T) {
 		ctx := browser(t, true)
 		remove := onNewDocument(t, ctx, `Object.defineProperty(Navigator.prototype, "gpu", {get() { return undefined; }, configurable: true});`)
-		navigate(t, ctx, base)
+		navigate(t, ctx, base+"?autoplay=0")
 		st := waitState(t, ctx, "document", long, "", "ready")
 		reason := eval[string](t, ctx, `document.getElementById("nowebgpu-reason").textContent`)
 		if st.Backend != "cpu" || eval[bool](t, ctx, `document.getElementById("nowebgpu").hidden`) || !strings.Contains(reason, "navigator.gpu is missing") ||
@@ -574,7 +574,7 @@ func TestHardening(t *testing.T) {
 		remove = onNewDocument(t, ctx, `if (globalThis.GPUSupportedLimits) { const d = Object.getOwnPropertyDescriptor(GPUSupportedLimits.prototype, "maxStorageBufferBindingSize");
 			Object.defineProperty(GPUSupportedLimits.prototype, "maxStorageBufferBindingSize", {get() { return Math.min(d.get.call(this), 64 << 20); }, configurable: true}); }`)
 		defer remove()
-		navigate(t, ctx, base)
+		navigate(t, ctx, base+"?webgpu=1&autoplay=0") // asked for WebGPU, so the limits are checked
 		st = waitState(t, ctx, "document", long, "", "ready")
 		reason = eval[string](t, ctx, `document.getElementById("nowebgpu-reason").textContent`)
 		if st.Backend != "cpu" || !strings.Contains(reason, "GPU too small") || !strings.Contains(reason, "maxStorageBufferBindingSize is 67108864") {
@@ -754,7 +754,7 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 	// nothing of it becomes an element or runs.
 	t.Run("markup-as-text", func(t *testing.T) {
 		ctx := browser(t, true)
-		navigate(t, ctx, base+"?model=markupname")
+		navigate(t, ctx, base+"?webgpu=1&model=markupname")
 		st := waitState(t, ctx, "document", long, "", "ready")
 		if want := "Ready: “" + markup + "”"; !strings.Contains(st.Text, want) {
 			t.Errorf("the model's name: %q does not say %q", st.Text, want)
@@ -788,7 +788,7 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 			{"markuptensor", "dit." + markup + ": not a parameter of this config"},
 			{"markupformat", `format "` + markup + `"`},
 		} {
-			navigate(t, ctx, base+"?model="+c.model)
+			navigate(t, ctx, base+"?webgpu=1&model="+c.model)
 			st := waitState(t, ctx, "document", long, "", "error")
 			if !strings.Contains(st.Text, c.want) {
 				t.Errorf("%s: %q does not say %q", c.model, st.Text, c.want)
@@ -808,7 +808,7 @@ addEventListener("message", (e) => window.events.push({from: e.source === docume
 	// transparency (on white) and EXIF orientation.
 	t.Run("uploads", func(t *testing.T) {
 		ctx := browser(t, false)
-		navigate(t, ctx, base)
+		navigate(t, ctx, base+"?autoplay=0")
 		waitState(t, ctx, "document", long, "", "ready")
 		dir := t.TempDir()
 		write := func(name string, b []byte) string {

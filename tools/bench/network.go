@@ -285,7 +285,7 @@ func weightStream(name string, cfg model.Config, kind string) bench {
 	b := bench{
 		Kernel: "dit_weights",
 		Shape:  fmt.Sprintf("%s %sw", name, kind),
-		Note:   "every DiT Linear weight streamed once (M=2 each); ≪ elementwise_add's GB/s: some weight is not in device memory",
+		Note:   "every DiT weight read once (M=2); far below elementwise_add: weights outside device memory",
 		Mem:    true,
 		Net:    true,
 	}

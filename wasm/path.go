@@ -69,10 +69,10 @@ func ChoosePath(pref string, f AdapterFacts) Path {
 		return Path{Backend: "cpu", Software: soft, Asked: true, Line: "Running on the CPU (Go compiled to WebAssembly), as asked."}
 	case soft != "" && pref != "webgpu":
 		return Path{Backend: "cpu", Software: soft, Line: "Running on the CPU (Go compiled to WebAssembly): this browser's WebGPU is " +
-			softName(soft) + ", which draws on the CPU too and is slower here than the CPU path."}
+			softName(soft) + ", slower here than the CPU path."}
 	case soft != "":
 		return Path{Backend: "webgpu", Software: soft, Asked: true, Line: "Running on WebGPU, as asked: " + softName(soft) +
-			", which draws on the CPU and is usually slower than the CPU path."}
+			", usually slower than the CPU path."}
 	}
 	return Path{Backend: "webgpu", Line: "Running on the GPU through WebGPU."}
 }

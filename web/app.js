@@ -469,7 +469,9 @@ function showPath(b) {
 // fitView gives the view the frame's aspect ratio, so ebiten's scaling
 // leaves no bars.
 function fitView(l) {
-  if (l && l.w > 0 && l.h > 0) $("viewbox").style.aspectRatio = `${l.w} / ${l.h}`;
+  if (!(l && l.w > 0 && l.h > 0)) return;
+  $("viewbox").style.aspectRatio = `${l.w} / ${l.h}`;
+  $("viewbox").style.setProperty("--ar", String(l.w / l.h));
 }
 
 function setControls() {

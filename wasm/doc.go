@@ -16,7 +16,21 @@
 // JS calls only queue commands (a js.FuncOf must never block) and get a
 // Promise back. The Game's Update takes the latest frame from a channel,
 // Draw writes it into one reused image with WritePixels, and Layout is the
-// frame's size, so ebiten scales it to the canvas with crisp pixels.
+// frame's size, so ebiten scales it to the canvas with crisp pixels. The
+// Game runs in ebiten's minimum-FPS mode: it draws only when show() hands it
+// a frame (ScheduleFrame, and novaeView.wake in view.js, which holds back
+// the animation frames ebiten would request while idle), so an idle page
+// uses no CPU.
+//
+// # Which path computes
+//
+// At boot the page asks for a WebGPU adapter and path.go decides: a hardware
+// GPU runs WebGPU; a software adapter (SwiftShader, llvmpipe, lavapipe, a
+// fallback adapter) runs the small models on the CPU path, which is faster
+// there, unless the view's URL has webgpu=1 (webgpu=0 asks for the CPU
+// path anywhere); a model over 256 MiB then takes the software adapter's
+// WebGPU after all. The boot event's path is one plain sentence saying which
+// path runs and why.
 //
 // # Weights
 //
@@ -41,7 +55,8 @@
 //	                         lacks, or a value of the wrong kind, is an *OptionError naming the option);
 //	                         a newer generate or cancel() stops a running one at its next step
 //	cancel()
-//	show(i)                  shows frame i of the last run (the scrubber): {step, steps, t} or false
+//	show(i)                  shows frame i of the last run (the scrubber): {step, steps, t} or false;
+//	                         frame 0 is the start (step −1: the noise, or img2img's noised picture at t0)
 //	timeGrid(steps, shift)   the sampler's time grid (model.TimeGrid), for the plot
 //	pixels()                 the frame on the canvas: {w, h, rgba, layout, kind, step, steps, t, seq}
 //	device()                 the GPUDevice in use (null on the CPU fallback); tests destroy it
@@ -52,9 +67,12 @@
 //	picture()                the last run's finished images, one panel each (Layout.Picture):
 //	                         {w, h, rgba, b, cols, rows, s, kind}, or {error} (none yet, stopped, view v)
 //
-// Events: boot {backend, adapter, label, reason}, manifest {name, bytes,
+// Events: boot {backend, adapter, label, path, software, asked, reason}
+// (again when a large model brings a passed-over software adapter into
+// use), manifest {name, bytes,
 // shards}, progress {phase, loaded, total, shard, file, source}, ready
-// {model info}, start {run, settings…, layout}, step {run, i, n, t, ms,
+// {model info}, start {run, mode, settings…, times, from, layout} (times: the
+// run's time grid from its start time from, 0 or img2img's t0), step {run, i, n, t, ms,
 // decodeMs, cfg, dispatches} (ms: the step's own time, on every path and
 // view), done {run, ms, msPerStep, decodeMs, steps, frames,
 // dispatchesPerStep}, canceled {run, steps}, encoded, interpolated, error

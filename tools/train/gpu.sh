@@ -112,7 +112,9 @@ EOF
 	common=(--device cuda --steps 1000000 --ckpt-every 1000000 --ckpt-minutes 1000 --log-every 50)
 	dino=("${common[@]}" --batch "${BATCH_DINO:-512}" --fit-minutes "$(fit 0.34)" --set "${sets[0]}")
 	ae=("${common[@]}" --batch "${BATCH_AE:-256}" --fit-minutes "$(fit 0.28)" --set "${sets[1]}")
-	dit=("${common[@]}" --batch "${BATCH_DIT:-1024}" --fit-minutes "$(fit 0.28)" --set "${sets[2]}")
+	# EMA horizon ~500 steps: a fitted DiT phase is ~1-2k steps, where the preset's 0.9995 would still hold the
+	# early weights
+	dit=("${common[@]}" --batch "${BATCH_DIT:-1024}" --fit-minutes "$(fit 0.28)" --set "${sets[2]}" --set dit.ema=0.998)
 	echo "gpu.sh: ${MINUTES} min; ${sets[*]}"
 fi
 

@@ -331,6 +331,8 @@ function onEvent(type, d) {
     case "encoded": {
       const s = plain(d);
       fitView(s.layout);
+      lastPicture = null; // an encoding is no picture to give out
+      $("download").disabled = true;
       newRun(null);
       $("panel-legend").textContent = `Left to right: your image${inverted ? " (inverted: light on dark)" : ""}, its DINO features (first three principal components as RGB), the reconstruction.`;
       doneRuns++;
@@ -345,6 +347,8 @@ function onEvent(type, d) {
     case "interpolated": {
       const s = plain(d);
       fitView(s.layout);
+      lastPicture = { id: null, settings: { mode: "interpolate", frames: s.frames } };
+      $("download").disabled = false;
       newRun(null);
       $("panel-legend").textContent = "The straight line between the two encoded latents, decoded.";
       doneRuns++;
@@ -459,7 +463,7 @@ function showPath(b) {
   sw.href = u.href;
   sw.hidden = u.href === location.href;
   // Details for the curious when WebGPU is missing or unusable: calm, folded.
-  $("nowebgpu").hidden = b.backend === "webgpu" || !!b.software || params.webgpu === "0";
+  $("nowebgpu").hidden = b.backend === "webgpu" || (!!b.software && !b.reason) || params.webgpu === "0";
   $("nowebgpu-reason").textContent = b.reason ? `What the browser said: ${b.reason}` : "";
   $("foot").textContent = b.backend === "webgpu"
     ? "The weights stream from the server straight into GPU memory and are kept in this browser's storage for the next visit."
@@ -605,7 +609,10 @@ function shiftCaption(s) {
 
 function applyOptions(p) {
   const n = model ? model.numClasses : 1000;
-  if (p.class !== undefined) $("class").value = String(p.class < 0 ? -1 : Math.min(p.class, n));
+  // A class is a name: one the model lacks is not "the nearest" (which
+  // would be unconditional); the URL's is then ignored and the host told.
+  if (p.class !== undefined && p.class > n) post("error", { op: "url", option: "class", message: `class ${p.class} is not a class of this model (0–${n - 1}, ${n} for unconditional): the URL's class is ignored` });
+  else if (p.class !== undefined) $("class").value = String(p.class < 0 ? -1 : p.class);
   if (p.seedRandom) $("seed-random").checked = true;
   if (p.seed !== undefined) { $("seed").value = String(p.seed); $("seed-random").checked = false; }
   if (p.steps !== undefined) $("steps").value = String(p.steps);

@@ -436,6 +436,21 @@ func TestEmbed(t *testing.T) {
 		}
 		compare(t, "the downloaded PNG vs novae sample", px, s.sampleCLI(t, false, 4, 6, 2, "euler", 2, 0.3), maxLevels, meanLevels)
 	})
+
+	t.Run("url class", func(t *testing.T) {
+		// A class the model lacks in the frame's URL is not taken as
+		// "unconditional": it is ignored and the host hears why.
+		writePage(t, s, "embed-host-99.html", fmt.Sprintf(embedHost, "index.html?controls=minimal&autoplay=0&class=99"))
+		navigate(t, ctx, s.url+"embed-host-99.html")
+		e := waitEvent(t, ctx, `e.type === "novae:error"`, long)
+		if e.str("type") != "novae:error" || e.str("option") != "class" || e.str("op") != "url" || !strings.Contains(e.str("message"), "class 99 is not a class") {
+			t.Errorf("class=99 in the URL: %v", e)
+		}
+		waitEvent(t, ctx, `e.type === "novae:ready"`, long)
+		if v := eval[string](t, ctx, frame+`.getElementById("class").value`); v == "10" {
+			t.Error("class=99 in the URL became unconditional")
+		}
+	})
 }
 
 // staticHost serves dir under prefix as a plain static host does: files

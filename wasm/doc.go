@@ -96,7 +96,9 @@
 //
 //	<iframe src="https://host/novae/?controls=minimal&class=3&steps=4&autoplay=1" width="512" height="360"></iframe>
 //
-// URL parameters (out-of-range numbers are clamped, unknown values ignored):
+// URL parameters (out-of-range numbers are clamped, unknown values ignored;
+// a class the model lacks is ignored and reported as novae:error {op: "url",
+// option: "class"}):
 // model (a name in models/index.json), weights (a model.json URL), class
 // (a number or "random"), seed (a number or "random"), steps (1–50), cfg
 // (1–10), sampler (euler, heun), schedule (constant, linear, late, early-T,

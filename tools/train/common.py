@@ -105,7 +105,7 @@ class Ctx:
 
     @property
     def phase_key(self):
-        return {"dino": "dino", "ae": "ae", "dit": "dit"}[self.phase]
+        return {"dino": "dino", "ae": "ae", "dit": "dit", "vae": "ae"}[self.phase]
 
     def log(self, *a):
         if self.main:

@@ -30,8 +30,12 @@ PRESETS = {
         "decoder": {"ch": 32, "ch_mult": [1, 2, 3], "num_res_blocks": 1, "attn_resolutions": [8]},
         "ae": {"batch": 64, "steps": 3500, "lr": 4e-4, "warmup": 300, "perc_weight": 0.25, "mask_ratio": 0.1,
                "clip": 1.0, "bf16": True},
+        # The VAE-latent twin (train_vae.py): LDM KL autoencoder with the SVG decoder's ch/ch_mult/res blocks/attn
+        # for both halves (f4 here: 32² -> 8x8 tokens x 16 channels); batch, steps, LR, perceptual weight... are
+        # the "ae" values (same budget and reconstruction loss), plus the KL term.
+        "vae": {"z_channels": 16, "embed_dim": 16, "kl_weight": 1e-6},
         "dit": {"hidden_size": 160, "depth": 4, "num_heads": 4, "mlp_ratio": 4.0, "qk_norm": True,
-                "learn_sigma": True, "class_dropout_prob": 0.1,
+                "learn_sigma": True, "class_dropout_prob": 0.1, "latent": "svg",
                 "batch": 128, "steps": 6000, "lr": 4e-4, "warmup": 300, "ema": 0.9995, "shift": 0.4, "clip": 1.0,
                 "bf16": True, "sample_shift": 0.15, "sample_steps": 25, "cfg": 4.0},
     },
@@ -58,8 +62,9 @@ PRESETS = {
         "decoder": {"ch": 32, "ch_mult": [1, 2, 3, 4], "num_res_blocks": 1, "attn_resolutions": [8]},
         "ae": {"batch": 32, "steps": 12000, "lr": 4e-4, "warmup": 300, "perc_weight": 0.25, "mask_ratio": 0.1,
                "clip": 1.0, "bf16": True},
+        "vae": {"z_channels": 32, "embed_dim": 32, "kl_weight": 1e-6},  # f8: 64² -> 8x8 tokens x 32 channels
         "dit": {"hidden_size": 256, "depth": 7, "num_heads": 4, "mlp_ratio": 4.0, "qk_norm": True,
-                "learn_sigma": True, "class_dropout_prob": 0.1,
+                "learn_sigma": True, "class_dropout_prob": 0.1, "latent": "svg",
                 "batch": 64, "steps": 40000, "lr": 4e-4, "warmup": 300, "ema": 0.9995, "shift": 0.4, "clip": 1.0,
                 "bf16": True, "sample_shift": 0.15, "sample_steps": 25, "cfg": 4.0},
     },
@@ -105,17 +110,35 @@ def vit_cfg(cfg):
             "mlp_dim": r["mlp_dim"], "output_dim": r["output_dim"]}
 
 
+def vae_latent(cfg):
+    """True when the DiT samples the VAE twin's latent (dit.latent = "vae", train_dit.py --latent vae)."""
+    return cfg["dit"].get("latent", "svg") == "vae"
+
+
 def latent_channels(cfg):
+    if vae_latent(cfg):
+        return cfg["vae"]["embed_dim"]
     return cfg["dino"]["embed_dim"] + cfg["resvit"]["output_dim"]
 
 
 def latent_grid(cfg):
+    if vae_latent(cfg):
+        return cfg["data"]["image_size"] // 2 ** (len(cfg["decoder"]["ch_mult"]) - 1)
     return cfg["data"]["image_size"] // cfg["dino"]["patch_size"]
+
+
+def vae_ddconfig(cfg):
+    """The VAE twin's LDM ddconfig: the SVG decoder's sizes for encoder and decoder alike (LDM shares one)."""
+    d, v = cfg["decoder"], cfg["vae"]
+    return {"double_z": True, "z_channels": v["z_channels"], "resolution": cfg["data"]["image_size"],
+            "in_channels": 3, "out_ch": 3, "ch": d["ch"], "ch_mult": list(d["ch_mult"]),
+            "num_res_blocks": d["num_res_blocks"], "attn_resolutions": list(d["attn_resolutions"])}
 
 
 def dec_cfg(cfg):
     d = cfg["decoder"]
-    return {"z_channels": latent_channels(cfg), "ch": d["ch"], "out_ch": 3, "ch_mult": list(d["ch_mult"]),
+    return {"z_channels": cfg["dino"]["embed_dim"] + cfg["resvit"]["output_dim"], "ch": d["ch"], "out_ch": 3,
+            "ch_mult": list(d["ch_mult"]),
             "num_res_blocks": d["num_res_blocks"], "attn_resolutions": list(d["attn_resolutions"]),
             "resolution": cfg["data"]["image_size"]}
 

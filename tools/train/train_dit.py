@@ -11,6 +11,13 @@
 
   /usr/bin/python3 tools/train/train_dit.py --preset digits   # needs runs/digits/{dino,ae}/ckpt.pt; resumes
   torchrun --nproc_per_node=N tools/train/train_dit.py --preset emoji
+
+--latent vae trains the same DiT (same width, depth, heads, steps, schedule, shift, class dropout; only the
+input/output width differs) on the VAE twin's latent instead (runs/<preset>/vae/ckpt.pt, train_vae.py), in
+runs/<preset>/dit_vae/: the cache holds the posterior mean and std of every training image, each step trains on
+a posterior sample (z = mean + std * eps, as LDM / SiT train on SD-VAE latents), normalised per channel with the
+statistics of those samples over the training set (E[mu]; Var[mu] + E[sigma^2]) -> vae_latent_stats.pt
+({"mean", "std"} [1,1,C]), which the converted model applies to the posterior mean at encode time.
 """
 import json
 import os
@@ -25,6 +32,8 @@ import common as C
 import models as M
 import presets as P
 from svg_modules import shift_time
+
+import train_vae
 
 
 @torch.no_grad()
@@ -44,6 +53,45 @@ def encode_dataset(ctx, vit, ae, x, bs):
     return out
 
 
+@torch.no_grad()
+def encode_dataset_vae(ctx, vae, x, bs):
+    """VAE posterior [N,T,2C] float16: mean tokens | std tokens (images in [-1,1])."""
+    C_ = P.latent_channels(ctx.cfg)
+    out = np.zeros((len(x), P.latent_grid(ctx.cfg) ** 2, 2 * C_), np.float16)
+    t0 = time.time()
+    for i in range(0, len(x), bs):
+        xb = C.to_float_rgb(x[i:i + bs], ctx.device) * 2 - 1
+        with ctx.autocast():
+            post = vae.encode(xb)
+        mom = torch.cat([post.mean.float(), post.std.float()], dim=1)  # [B,2C,g,g]
+        out[i:i + bs] = mom.flatten(2).transpose(1, 2).cpu().numpy()
+        if (i // bs) % 50 == 0:
+            ctx.log(f"encoding {i + len(xb)}/{len(x)} ({time.time() - t0:.0f}s)")
+    return out
+
+
+def load_frozen_vae(ck, device):
+    """The trained VAE as its run built it (ddconfig and embed_dim from the checkpoint)."""
+    vae = M.fp32_norms(train_vae.V.AutoencoderKL(ck["ddconfig"], ck["embed_dim"]))
+    vae.load_state_dict(ck["model"], strict=True)
+    vae.to(device).eval()
+    for p in vae.parameters():
+        p.requires_grad = False
+    return vae
+
+
+def vae_sample_stats(lat, C_, chunk=4096):
+    """Per-channel mean and std of posterior SAMPLES (what the DiT trains on) from the cached mean | std:
+    E[z] = E[mu], Var[z] = Var[mu] + E[sigma^2]."""
+    mean, std_mu = latent_stats(lat[..., :C_], chunk)
+    s2, n = 0.0, 0
+    for i in range(0, len(lat), chunk):
+        sg = torch.from_numpy(lat[i:i + chunk, :, C_:].astype(np.float64)).flatten(0, 1)
+        s2 = s2 + (sg * sg).sum(0)
+        n += sg.shape[0]
+    return mean, (std_mu.double().view(-1) ** 2 + s2 / n).sqrt().float().view(1, 1, -1)
+
+
 def latent_stats(lat, chunk=4096):
     s, ss, n = 0.0, 0.0, 0
     for i in range(0, len(lat), chunk):
@@ -59,8 +107,18 @@ def latent_stats(lat, chunk=4096):
 def main():
     ap = C.base_parser(__doc__)
     ap.add_argument("--recache", action="store_true", help="re-encode the latent cache")
+    ap.add_argument("--latent", choices=["svg", "vae"], default="svg",
+                    help="the latent the DiT samples: SVG's (dino + ae phases) or the VAE twin's (vae phase); "
+                         "vae runs in <runs>/<preset>/dit_vae")
     args = ap.parse_args()
+    vae_mode = args.latent == "vae"
+    if vae_mode:
+        args.set = list(args.set) + ["dit.latent=vae"]
     ctx = C.Ctx(args, "dit")
+    if vae_mode:
+        ctx.run_dir = os.path.join(args.runs, args.preset, "dit_vae")
+        if ctx.main:
+            os.makedirs(ctx.run_dir, exist_ok=True)
     cfg, d = ctx.cfg, ctx.cfg["dit"]
     total = args.steps or d["steps"]
     gbatch = args.batch or d["batch"]
@@ -68,36 +126,54 @@ def main():
     dev = ctx.device
     ncls = cfg["data"]["num_classes"]
 
-    ck_dino = C.load_phase(args, args.preset, "dino")
-    ck_ae = C.load_phase(args, args.preset, "ae")
     xtr, ytr = C.train_split(args, cfg)
 
     # ---- latent cache + statistics (rank 0 writes, everyone reads) ----
     lat_p = os.path.join(ctx.run_dir, "latents_train.npy")
-    stats_p = os.path.join(ctx.run_dir, "dinov3_sp_stats.pt")
     src_p = os.path.join(ctx.run_dir, "latents_source.json")
-    src = {"dino_step": ck_dino["step"], "ae_step": ck_ae["step"], "n": len(xtr),
-           "encode_batch": cfg["ae"]["batch"]}
-    vit = M.load_frozen_dino(ck_dino, cfg, dev)
-    ae = M.load_frozen_ae(ck_ae, cfg, dev)
+    if vae_mode:
+        ck_vae = C.load_phase(args, args.preset, "vae")
+        # the latent's width and grid follow the VAE as trained (its run may have had --set overrides)
+        cfg["vae"], cfg["decoder"] = ck_vae["cfg"]["vae"], ck_vae["cfg"]["decoder"]
+        stats_p = os.path.join(ctx.run_dir, "vae_latent_stats.pt")
+        src = {"vae_step": ck_vae["step"], "n": len(xtr)}
+        vae = load_frozen_vae(ck_vae, dev)
+        decode = vae.decode
+        keys = ("mean", "std")
+    else:
+        ck_dino = C.load_phase(args, args.preset, "dino")
+        ck_ae = C.load_phase(args, args.preset, "ae")
+        stats_p = os.path.join(ctx.run_dir, "dinov3_sp_stats.pt")
+        src = {"dino_step": ck_dino["step"], "ae_step": ck_ae["step"], "n": len(xtr),
+               "encode_batch": cfg["ae"]["batch"]}
+        vit = M.load_frozen_dino(ck_dino, cfg, dev)
+        ae = M.load_frozen_ae(ck_ae, cfg, dev)
+        decode = ae.decoder
+        keys = ("dinov3_sp_mean", "dinov3_sp_std")
+    Cc = P.latent_channels(cfg)
     if ctx.main:
         fresh = (args.recache or not os.path.exists(lat_p) or not os.path.exists(stats_p)
                  or not os.path.exists(src_p) or json.load(open(src_p)) != src)
         if fresh:
             ctx.log(f"encoding {len(xtr)} training images into the latent cache")
-            lat = encode_dataset(ctx, vit, ae, xtr, cfg["ae"]["batch"])
+            if vae_mode:
+                lat = encode_dataset_vae(ctx, vae, xtr, 256)
+            else:
+                lat = encode_dataset(ctx, vit, ae, xtr, cfg["ae"]["batch"])
             np.save(lat_p + ".tmp.npy", lat)
             os.replace(lat_p + ".tmp.npy", lat_p)
-            mean, std = latent_stats(lat)
-            torch.save({"dinov3_sp_mean": mean, "dinov3_sp_std": std}, stats_p)
+            if vae_mode:
+                mean, std = vae_sample_stats(lat, Cc)
+            else:
+                mean, std = latent_stats(lat)
+            torch.save({keys[0]: mean, keys[1]: std}, stats_p)
             C.write_json(src_p, src)
             ctx.log(f"latent cache {lat.shape} float16 ({lat.nbytes / 2 ** 20:.0f} MiB); std range "
                     f"{float(std.min()):.3f}..{float(std.max()):.3f}")
     ctx.barrier()
     lat = np.load(lat_p, mmap_mode="r")
     st = torch.load(stats_p, weights_only=False)
-    mean, std = st["dinov3_sp_mean"].to(dev), st["dinov3_sp_std"].to(dev)
-    Cc = lat.shape[2]
+    mean, std = st[keys[0]].to(dev), st[keys[1]].to(dev)
     batches = C.Batches(len(lat), bs, ctx, args.seed)
 
     # ---- model, EMA, optimiser, resume ----
@@ -131,7 +207,10 @@ def main():
         total = prog.fit(step, total)
         g = C.step_generator(args.seed, ctx.rank, step)
         idx = batches.indices(step)
-        z = (torch.from_numpy(lat[np.sort(idx.numpy())].astype(np.float32)).to(dev) - mean) / std
+        z = torch.from_numpy(lat[np.sort(idx.numpy())].astype(np.float32)).to(dev)
+        if vae_mode:  # a posterior sample
+            z = z[..., :Cc] + z[..., Cc:] * torch.randn(z[..., Cc:].shape, generator=g).to(dev)
+        z = (z - mean) / std
         y = ytr[np.sort(idx.numpy())].clone()
         B = len(y)
         y[torch.rand(B, generator=g) < d["class_dropout_prob"]] = ncls
@@ -171,7 +250,7 @@ def main():
         t0 = time.time()
         with ctx.autocast():
             zs = M.sample_euler(ema, noise, yv, ncls, d["sample_steps"], d["cfg"], d["sample_shift"])
-            img = ae.decoder(M.tokens_to_map(zs.float() * std + mean)).float()
+            img = decode(M.tokens_to_map(zs.float() * std + mean)).float()
         path = os.path.join(ctx.run_dir, "samples.png")
         M.save_grid(path, img, nrow=per)
         ctx.log(f"wrote {path} ({len(yv)} samples, {d['sample_steps']} Euler steps, cfg {d['cfg']}, "

@@ -311,7 +311,7 @@ function onEvent(type, d) {
       const per = s.msPerStep > 0 ? ` · ${fmtMs(s.msPerStep)} per step` : "";
       const dec = s.decodeMs > 0 ? ` · ${fmtMs(s.decodeMs)} decoding` : "";
       const disp = s.dispatchesPerStep > 0 ? ` · ${s.dispatchesPerStep} GPU dispatches per step` : "";
-      setStatus("done", minimal ? `Done in ${fmtMs(s.ms)}.` : `Done: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${disp}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
+      setStatus("done", minimal ? `Done in ${fmtMs(s.ms)}.` : `${s.mode === "img2img" ? "img2img done" : "Done"}: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${disp}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
       scrubTo(s.frames, s.steps);
       setControls();
       const { run, ...rest } = s;
@@ -743,14 +743,14 @@ function plot(current = -1) {
   const differs = !ts || ts.length !== next.length || (run?.from ?? 0) > 0 || ts.some((t, i) => Math.abs(t - next[i]) > 1e-6);
   if (run !== undefined && differs) {
     kids.push(line(next, "curve next"));
-    kids.push(el("text", { x: W - R - 110, y: T + 10, class: "next" }, `next run: ${steps} step${steps > 1 ? "s" : ""}`));
+    kids.push(el("text", { x: L + 6, y: T + 10, class: "next" }, `dashed: the next run from noise, ${steps} step${steps > 1 ? "s" : ""}`));
   }
   if (!ts) {
     kids.push(el("text", { x: L + 10, y: y(0.5) }, "this picture was not sampled: no time grid"));
   } else {
     if (run?.from > 0) {
       kids.push(el("line", { x1: L, y1: y(run.from), x2: W - R, y2: y(run.from), class: "t0" }));
-      kids.push(el("text", { x: L + 4, y: y(run.from) - 3 }, `img2img starts at t0 = ${run.from.toFixed(2)}`));
+      kids.push(el("text", { x: W - R - 140, y: Math.min(y(run.from) + 12, H - B - 2) }, `img2img starts at t0 = ${run.from.toFixed(2)}`));
     }
     kids.push(line(ts, "curve"));
     ts.forEach((t, i) => kids.push(el("circle", { cx: x(i, n).toFixed(1), cy: y(t).toFixed(1), r: n > 30 ? 1.6 : 2.6, class: i === current ? "pt now" : "pt" })));

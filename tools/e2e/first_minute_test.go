@@ -358,6 +358,7 @@ func TestFirstMinute(t *testing.T) {
 		if out := eval[string](t, ctx, `document.getElementById("scrub-out").textContent`); out != "start (t = 0.40)" {
 			t.Errorf("img2img's frame 0 is labelled %q", out)
 		}
+		plotShot(t, ctx, "first-minute-img2img-plot")
 
 		// The line between two encoded pictures: again its own, unsampled.
 		img2 := filepath.Join(t.TempDir(), "disc.png")
@@ -427,6 +428,16 @@ func calm(t testing.TB, ctx context.Context, f firstMinute) {
 	}
 	if !strings.Contains(f.Foot, "nothing goes to a GPU") {
 		t.Errorf("the footer says %q", f.Foot)
+	}
+}
+
+// plotShot saves a screenshot with the scrubber and the plot in view.
+func plotShot(t testing.TB, ctx context.Context, name string) {
+	t.Helper()
+	eval[bool](t, ctx, `(document.getElementById("plot").scrollIntoView({block: "end"}), true)`)
+	if b, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+		os.MkdirAll(outDir, 0o755)
+		os.WriteFile(filepath.Join(outDir, name+".png"), b, 0o644)
 	}
 }
 

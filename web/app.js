@@ -85,6 +85,7 @@ function setStatus(state, text) {
   statusEl.dataset.state = state;
   statusEl.dataset.done = String(doneRuns);
   statusEl.textContent = text;
+  if (state === "error") $("view-hint").hidden = true; // the status says what went wrong
 }
 const fmtBytes = (n) => n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(2)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 const fmtMs = (ms) => ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(1)} ms`;
@@ -586,6 +587,7 @@ function onReady() {
   setControls();
   post("ready", { model: model.name, backend: boot?.backend, adapter: boot?.adapter, classes: n, image: model.image });
   if (params.autoplay || landing) generate();
+  else if (!$("view-hint").hidden) $("view-hint").textContent = "Press Generate to watch a picture form from noise.";
 }
 
 // FIRST is the landing visit's picture: a clear 3 from the digits model in

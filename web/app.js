@@ -465,7 +465,7 @@ function showPath(b) {
   sw.hidden = u.href === location.href;
   // Details for the curious when WebGPU is missing or unusable: calm, folded.
   $("nowebgpu").hidden = b.backend === "webgpu" || (!!b.software && !b.reason) || params.webgpu === "0";
-  $("nowebgpu-reason").textContent = b.reason ? `What the browser said: ${b.reason}` : "";
+  $("nowebgpu-reason").textContent = b.reason ? `What the browser said: ${b.reason.replace(/^shaders: /, "")}` : "";
   $("foot").textContent = b.backend === "webgpu"
     ? "The weights stream from the server straight into GPU memory and are kept in this browser's storage for the next visit."
     : "The weights download once into this browser's storage and are read into the program's memory: on the CPU path nothing goes to a GPU.";

@@ -419,6 +419,9 @@ func calm(t testing.TB, ctx context.Context, f firstMinute) {
 	if !f.Notice {
 		t.Error("no word on WebGPU for the curious")
 	}
+	if r := eval[string](t, ctx, `document.getElementById("nowebgpu-reason").textContent`); strings.Contains(r, "shaders:") || strings.Contains(r, "<nil>") {
+		t.Errorf("the folded details say %q", r)
+	}
 	n := eval[struct {
 		Tag, Role, Border string
 		Open              bool

@@ -701,7 +701,7 @@ $("interp-go").addEventListener("click", () => {
 // i = -1 is its start, the noise (or img2img's noised picture).
 const scrubLabel = (i, n) => {
   $("scrub-out").textContent = n <= 0 ? "–" : i >= 0 ? `step ${i + 1}/${n}` : run?.from > 0 ? `start (t = ${run.from.toFixed(2)})` : "start: noise";
-  $("panel-legend").textContent = i < 0 && n > 0 ? (run?.from > 0 ? "The start: your encoded picture noised to t0, decoded (in every panel)." : "The start: the noise x₀ at t = 0, decoded (in every panel).") : lastLegend;
+  $("panel-legend").textContent = i < 0 && n > 0 ? (run?.from > 0 ? "The start: your encoded picture noised to t0, decoded (in every panel)." : "The start: the noise at t = 0, decoded (in every panel).") : lastLegend;
 };
 $("scrub").addEventListener("input", () => {
   const r = api?.show(Number($("scrub").value));

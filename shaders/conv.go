@@ -27,6 +27,21 @@ type ConvParams struct {
 	Splits       uint32
 }
 
+// PlanConv names the convolution kernel that runs on e: Engine.ConvKernel if
+// set ("conv" or "conv_prefetch"), else conv_prefetch on a GPU (the next K
+// step's loads in flight during this step's products) and conv on CPU
+// drivers, where there is no latency to hide.
+func (e *Engine) PlanConv() string {
+	switch e.ConvKernel {
+	case "conv", "conv_prefetch":
+		return e.ConvKernel
+	}
+	if computeUnits(e.Adapter) > 2 {
+		return "conv_prefetch"
+	}
+	return "conv"
+}
+
 // PlanConvSplit is how many parts a convolution's K = Cin·k² is split into
 // on e: with few output tiles (the decoder's 512→512 at 16² has 32 of 64×64
 // for an H100's 132 SMs) most of the GPU would idle, so K is split into
@@ -122,7 +137,8 @@ func (e *Engine) conv(op string, y, x, w, bias *Tensor, B, Cin, H, W, Cout, k, s
 	}
 	kern := kernel{file: "conv", entry: "main", outs: 1, ins: 4, subst: map[string]string{
 		"KS": strconv.Itoa(k), "S": strconv.Itoa(stride), "P": strconv.Itoa(pad), "UP": strconv.Itoa(up),
-		"TCO": strconv.Itoa(tco), "TP": strconv.Itoa(tp), "TK": strconv.Itoa(tk)}}
+		"TCO": strconv.Itoa(tco), "TP": strconv.Itoa(tp), "TK": strconv.Itoa(tk),
+		"PF": strconv.FormatBool(e.PlanConv() == "conv_prefetch")}}
 	kern.flop = 2 * float64(B*Cout*Cin*k*k) * float64(Ho*Wo)
 	tiles := ceilDiv(Cout, tco) * ceilDiv(B*Ho*Wo, tp)
 	K, ny := Cin*k*k, B*Cout*Ho*Wo

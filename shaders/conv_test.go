@@ -60,9 +60,18 @@ var convCases = []convCase{
 	{B: 1, Cin: 5, Cout: 7, H: 9, W: 11, k: 3, stride: 1, pad: 1, bias: true, split: 8}, // 45 of K: 3 parts of 16
 }
 
-// TestConv2D: GPU against ref.Conv2D (float64 sums). Tolerance 1e-5 abs +
-// 1e-5 rel: up to 3528-term sums of O(0.2) products, summed in another order.
+// TestConv2D: GPU against ref.Conv2D (float64 sums), both kernels (conv and
+// conv_prefetch) on every case. Tolerance 1e-5 abs + 1e-5 rel: up to
+// 3528-term sums of O(0.2) products, summed in another order.
 func TestConv2D(t *testing.T) {
+	for _, kern := range []string{"conv", "conv_prefetch"} {
+		eng.ConvKernel = kern
+		t.Run(kern, testConv2D)
+	}
+	eng.ConvKernel = ""
+}
+
+func testConv2D(t *testing.T) {
 	for _, c := range convCases {
 		t.Run(c.String(), func(t *testing.T) {
 			u := 1
@@ -143,13 +152,16 @@ func (c patchCase) String() string {
 }
 
 // TestPatchEmbed: token-major patch embedding against ref.PatchEmbed,
-// 1e-5 abs + 1e-5 rel (768-term sums), unsplit and with K split in parts.
+// 1e-5 abs + 1e-5 rel (768-term sums), both kernels, unsplit and with K
+// split in parts.
 func TestPatchEmbed(t *testing.T) {
-	for _, split := range []int{0, 3} {
-		eng.ConvSplit = split
-		t.Run(fmt.Sprintf("split=%d", split), testPatchEmbed)
+	for _, kern := range []string{"conv", "conv_prefetch"} {
+		for _, split := range []int{0, 3} {
+			eng.ConvKernel, eng.ConvSplit = kern, split
+			t.Run(fmt.Sprintf("%s/split=%d", kern, split), testPatchEmbed)
+		}
 	}
-	eng.ConvSplit = 0
+	eng.ConvKernel, eng.ConvSplit = "", 0
 }
 
 func testPatchEmbed(t *testing.T) {

@@ -191,6 +191,10 @@ type Engine struct {
 	// PlanConvSplit choose per shape.
 	ConvSplit int
 
+	// ConvKernel picks the convolution kernel: "conv" or "conv_prefetch";
+	// "" lets PlanConv choose.
+	ConvKernel string
+
 	// AttnSplit > 0 makes every attention split its keys in that many
 	// parts (attention.wgsl's combine; tests and benchmarks); 0 lets
 	// PlanAttnSplit choose.

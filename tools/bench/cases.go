@@ -89,9 +89,11 @@ func cases(small bool) []bench {
 	// Decoder 3×3 convolutions (bias, padding 1).
 	bs = append(bs,
 		conv(pick(small, 256, 64), pick(small, 64, 16), "decoder up block"),
+		conv(pick(small, 256, 64), pick(small, 64, 16), "decoder up block", "convkernel=conv"),
 		conv(pick(small, 128, 32), pick(small, 256, 32), "decoder last up block"),
+		conv(pick(small, 128, 32), pick(small, 256, 32), "decoder last up block", "convkernel=conv"),
 		conv(pick(small, 512, 128), pick(small, 16, 8), "decoder mid block"),
-		conv(pick(small, 512, 128), pick(small, 16, 8), "decoder mid block", "convsplit=1"),
+		conv(pick(small, 512, 128), pick(small, 16, 8), "decoder mid block", "convsplit=1", "convkernel=conv"),
 		conv(pick(small, 512, 128), pick(small, 32, 16), "decoder level-4 upsample conv"),
 	)
 	// GroupNorm: split over many workgroups per group above 4096 values
@@ -256,10 +258,10 @@ func attention(note string, B, NH, T, HD int, nchw bool, force ...string) bench 
 
 // forcing returns a wrapper that runs f with the engine's attention and
 // convolution choices overridden as force says ("kernel=NAME", "split=S",
-// "convsplit=S"), restoring them after.
+// "convsplit=S", "convkernel=NAME"), restoring them after.
 func forcing(e *shaders.Engine, force []string) func(f func()) {
 	return func(f func()) {
-		ak, as, cs := e.AttnKernel, e.AttnSplit, e.ConvSplit
+		ak, as, cs, ck := e.AttnKernel, e.AttnSplit, e.ConvSplit, e.ConvKernel
 		for _, kv := range force {
 			k, v, _ := strings.Cut(kv, "=")
 			n, _ := strconv.Atoi(v)
@@ -270,10 +272,12 @@ func forcing(e *shaders.Engine, force []string) func(f func()) {
 				e.AttnSplit = n
 			case "convsplit":
 				e.ConvSplit = n
+			case "convkernel":
+				e.ConvKernel = v
 			}
 		}
 		f()
-		e.AttnKernel, e.AttnSplit, e.ConvSplit = ak, as, cs
+		e.AttnKernel, e.AttnSplit, e.ConvSplit, e.ConvKernel = ak, as, cs, ck
 	}
 }
 

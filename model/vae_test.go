@@ -9,6 +9,8 @@ package model_test
 // (measured: about 1e-6 on both backends).
 
 import (
+	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -195,4 +197,68 @@ func TestVAEConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVAEDigitsSize: the digits twin's sizes (32² images, ch 32×[1,2,3],
+// attention at 8², 16 latent channels, GroupNorm 32) with random weights:
+// the GPU engine's encode and decode against the pure-Go reference, 1e-4 of
+// scale (the fixtures above are tiny; this runs the real widths).
+func TestVAEDigitsSize(t *testing.T) {
+	v := model.VAEConfig{Ch: 32, ChMult: []int{1, 2, 3}, NumResBlocks: 1, AttnRes: []int{8}, Resolution: 32, InCh: 3,
+		ZChannels: 16, EmbedDim: 16, Groups: 32}
+	cfg := model.Config{Name: "digits-vae-random", Image: 32, Latent: model.LatentVAE, VAE: &v, FeatureNorm: true,
+		DiT: model.DiTConfig{InChannels: 16, Grid: 8, Hidden: 32, Depth: 1, Heads: 2, MLPRatio: 2, NumClasses: 10},
+		Decoder: model.DecoderConfig{ZChannels: 16, Ch: 32, ChMult: []int{1, 2, 3}, NumResBlocks: 1, AttnRes: []int{8},
+			Resolution: 32, OutCh: 3, Groups: 32}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	src := model.MapSource{}
+	for _, p := range model.Skeleton(cfg, true).Params() {
+		n := 1
+		for _, d := range p.Shape {
+			n *= d
+		}
+		fan := n / p.Shape[0]
+		vals := make([]float32, n)
+		for i := range vals {
+			switch {
+			case len(p.Shape) == 1 && strings.HasSuffix(p.Name, ".weight") || p.Name == model.KeyStd:
+				vals[i] = 1 + 0.1*float32(rng.NormFloat64())
+			case len(p.Shape) == 1:
+				vals[i] = 0.05 * float32(rng.NormFloat64())
+			default:
+				vals[i] = float32(rng.NormFloat64() / math.Sqrt(float64(fan)))
+			}
+		}
+		src[p.Name] = model.MapTensor{Shape: p.Shape, Data: vals}
+	}
+	const B = 2
+	img := make([]float32, B*3*32*32)
+	for i := range img {
+		img[i] = float32(math.Sin(float64(i)*0.37)) * 0.9
+	}
+	var lat, dec [][]float32
+	for _, b := range backends() {
+		m, err := model.Open(b, src, cfg, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z, err := m.Encode(b, b.Upload(img, B, 3, 32, 32), B)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zv, err := b.Read(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dv, err := b.Read(m.Decode(b, z, B))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lat, dec = append(lat, zv), append(dec, dv)
+	}
+	near(t, "latent, GPU vs CPU", lat[1], lat[0], 1e-4)
+	near(t, "decoded, GPU vs CPU", dec[1], dec[0], 1e-4)
 }

@@ -11,6 +11,7 @@ require (
 	github.com/nlepage/go-js-promise v1.1.0
 	github.com/nlpodyssey/gopickle v0.3.0
 	github.com/x448/float16 v0.8.4
+	golang.org/x/image v0.20.0
 )
 
 require (

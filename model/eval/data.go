@@ -71,10 +71,14 @@ func (im Images) Float01(C int) []float32 {
 }
 
 // ImageNetNCHW is Float01 with 3 channels, normalised with the ImageNet
-// mean/std (the encoders' input, as tools/train feeds them).
+// mean/std (the SVG encoders' input, as tools/train feeds them).
 func (im Images) ImageNetNCHW() []float32 {
-	mean := [3]float32{0.485, 0.456, 0.406}
-	std := [3]float32{0.229, 0.224, 0.225}
+	return im.NormNCHW([3]float32{0.485, 0.456, 0.406}, [3]float32{0.229, 0.224, 0.225})
+}
+
+// NormNCHW is Float01 with 3 channels, normalised per channel:
+// (p − mean)/std (model.Config.InputNorm gives a model's).
+func (im Images) NormNCHW(mean, std [3]float32) []float32 {
 	x := im.Float01(3)
 	hw := im.H * im.W
 	for i := range x {

@@ -3,7 +3,12 @@
 // of generated samples judged by an independent classifier, a Fréchet
 // distance to held-out images in a stated feature space, autoencoder
 // reconstruction PSNR (with and without the residual channels) and linear
-// probes on the frozen encoder's features. `novae eval` is its command line.
+// probes on the frozen encoder's features. A model of latent kind "vae" (the
+// VAE-latent twin) is measured the same way, except that it has no residual
+// channels to zero and no frozen semantic encoder to probe. RunPair measures
+// a model and its twin on the same draws with the same judge (pair.go);
+// Curve measures DiT snapshots along training (curve.go). `novae eval` and
+// `novae curve` are their command lines.
 package eval
 
 import (
@@ -23,13 +28,15 @@ type Options struct {
 	Data       *Dataset
 	Classifier *Classifier // nil: no class accuracy; FD in the model's own DINO space
 
-	Steps    []int   // step counts to sample at
-	N        int     // generated images per (steps, cfg) setting, classes round-robin
-	CFG      float64 // guidance scale for the guided runs (≤ 1: unguided runs only)
-	Shift    float64
-	Schedule model.Schedule
-	Seed     uint64
-	Batch    int // images per Sample call
+	Steps []int   // step counts to sample at
+	N     int     // generated images per (steps, cfg) setting, classes round-robin
+	CFG   float64 // guidance scale for the guided runs (≤ 1: unguided runs only)
+	// GuidedOnly leaves out the unguided runs when CFG > 1.
+	GuidedOnly bool
+	Shift      float64
+	Schedule   model.Schedule
+	Seed       uint64
+	Batch      int // images per Sample call
 
 	RealN      int // held-out images the generated ones are compared with (FD)
 	ReconN     int // held-out images for reconstruction PSNR (0: skip)
@@ -49,8 +56,12 @@ type Report struct {
 	Generation     []GenResult     `json:"generation"`
 	Reconstruction *Reconstruction `json:"reconstruction,omitempty"`
 	Probe          *Probes         `json:"linear_probe,omitempty"`
+	ProbeNA        string          `json:"linear_probe_na,omitempty"` // why there are no probes (a VAE latent)
 	Timing         Timing          `json:"timing_s"`
 	Grids          []Grid          `json:"-"`
+	// GenFits are the Gaussians of the generated images' features, one per
+	// Generation entry (RunPair compares the two models' samples with them).
+	GenFits []Gaussian `json:"-"`
 }
 
 // ClassifierInfo describes the judge.
@@ -85,15 +96,19 @@ type GenResult struct {
 	FD       float64   `json:"fd"`
 	Seconds  float64   `json:"seconds"` // sampling + decoding
 	Grid     string    `json:"grid,omitempty"`
+	// Seeds: batch j of Batch images starts from the noise of Seeds[j];
+	// image i asks for class i mod K (Labels).
+	Seeds  []uint64 `json:"seeds,omitempty"`
+	Labels []int    `json:"-"`
 }
 
 // Reconstruction is the autoencoder round trip on held-out images.
 type Reconstruction struct {
-	N            int     `json:"n"`
-	Batch        int     `json:"batch"`
-	PSNR         float64 `json:"psnr_db"`
-	PSNRDinoOnly float64 `json:"psnr_dino_only_db"`
-	Note         string  `json:"note"`
+	N            int      `json:"n"`
+	Batch        int      `json:"batch"`
+	PSNR         float64  `json:"psnr_db"`
+	PSNRDinoOnly *float64 `json:"psnr_dino_only_db,omitempty"` // SVG latent only
+	Note         string   `json:"note"`
 }
 
 // Probes are the linear probes on held-out images.
@@ -160,12 +175,17 @@ func (o *Options) defaults() error {
 		}
 	}
 	if o.Classifier == nil && m.Dino == nil {
-		return fmt.Errorf("eval: no classifier and no encoders in the model: no feature space for the Fréchet distance")
+		return fmt.Errorf("eval: no classifier and no DINO encoder in the model: no feature space for the Fréchet distance")
 	}
-	if (o.ReconN > 0 || o.ProbeTrain > 0) && m.Dino == nil {
+	vae := m.Cfg.LatentKind() == model.LatentVAE
+	if vae {
+		o.ProbeTrain = 0 // Run says why in Report.ProbeNA
+	}
+	hasEnc := m.Dino != nil || m.VAE != nil
+	if (o.ReconN > 0 || o.ProbeTrain > 0) && !hasEnc {
 		return fmt.Errorf("eval: the model file has no encoders (reconstruction and probes need them; set their n to 0)")
 	}
-	if m.Dino != nil && m.EncoderImage() != d.Test.H {
+	if hasEnc && m.EncoderImage() != d.Test.H {
 		return fmt.Errorf("eval: encoders take %d² images, data set has %d²", m.EncoderImage(), d.Test.H)
 	}
 	o.RealN = min(max(o.RealN, 0), d.Test.N)
@@ -189,6 +209,9 @@ func Run(o Options) (*Report, error) {
 	t0 := time.Now()
 	r := &Report{}
 	K := len(o.Data.Classes)
+	if o.Model.Cfg.LatentKind() == model.LatentVAE {
+		r.ProbeNA = "n/a: a VAE latent has no frozen semantic encoder to probe (its encoder is trained with the decoder)"
+	}
 
 	// Feature space for the Fréchet distance.
 	var feats func(Images) ([]float32, int, error)
@@ -243,6 +266,9 @@ func Run(o Options) (*Report, error) {
 	cfgs := []float64{1}
 	if o.CFG > 1 {
 		cfgs = append(cfgs, o.CFG)
+		if o.GuidedOnly {
+			cfgs = cfgs[1:]
+		}
 	}
 	for _, steps := range o.Steps {
 		for _, w := range cfgs {
@@ -251,12 +277,14 @@ func Run(o Options) (*Report, error) {
 			if err != nil {
 				return nil, err
 			}
-			g := GenResult{Steps: steps, CFG: w, N: im.N, Seconds: time.Since(ts).Seconds()}
+			g := GenResult{Steps: steps, CFG: w, N: im.N, Seconds: time.Since(ts).Seconds(), Seeds: o.seeds(), Labels: labels}
 			gf, _, err := feats(im)
 			if err != nil {
 				return nil, err
 			}
-			g.FD = Frechet(Fit(gf, im.N, D), realG)
+			fit := Fit(gf, im.N, D)
+			g.FD = Frechet(fit, realG)
+			r.GenFits = append(r.GenFits, fit)
 			line := fmt.Sprintf("steps %2d cfg %-3g: FD %8.3f", steps, w, g.FD)
 			if c := o.Classifier; c != nil {
 				out, err := c.Run(im, o.Workers)
@@ -282,8 +310,11 @@ func Run(o Options) (*Report, error) {
 		}
 		r.Reconstruction = rec
 		r.Timing.Reconstruct = time.Since(tc).Seconds()
-		o.logf("reconstruction: %d held-out images, PSNR %.2f dB, DINO only %.2f dB (%.1fs)\n",
-			rec.N, rec.PSNR, rec.PSNRDinoOnly, r.Timing.Reconstruct)
+		line := fmt.Sprintf("reconstruction: %d held-out images, PSNR %.2f dB", rec.N, rec.PSNR)
+		if rec.PSNRDinoOnly != nil {
+			line += fmt.Sprintf(", DINO only %.2f dB", *rec.PSNRDinoOnly)
+		}
+		o.logf("%s (%.1fs)\n", line, r.Timing.Reconstruct)
 	}
 	if o.ProbeTrain > 0 {
 		tp := time.Now()
@@ -323,6 +354,15 @@ func accuracy(pred, labels []int, K int) (float64, []float64) {
 		}
 	}
 	return float64(ok) / float64(max(1, len(pred))), per
+}
+
+// seeds lists the noise seed of each batch generate draws.
+func (o *Options) seeds() []uint64 {
+	var s []uint64
+	for j, start := 0, 0; start < o.N; j, start = j+1, start+o.Batch {
+		s = append(s, o.Seed+uint64(j))
+	}
+	return s
 }
 
 // generate samples N images (class i mod K for image i) at one setting.
@@ -436,12 +476,21 @@ func meanPool(v []float32, n, C int) []float32 {
 // reconstruct encodes held-out images in batches of ReconBatch (SVG.Encode,
 // batch-statistics alignment as in the official autoencoder) and decodes
 // them, once as they are and once with the residual channels set to 0 in
-// the normalised latent (their training-set mean): DINO alone.
+// the normalised latent (their training-set mean): DINO alone. A VAE latent
+// is the posterior mean of each image (no batch statistics, no residual
+// channels): one round trip.
 func (o *Options) reconstruct() (*Reconstruction, error) {
 	m, b := o.Model, o.Backend
 	S := m.EncoderImage()
 	test := o.Data.Test.Subset(Sample(o.Data.Test.N, o.ReconN, o.Seed+3))
-	T, C, Cd := m.Cfg.DiT.Grid*m.Cfg.DiT.Grid, m.Cfg.DiT.InChannels, m.Dino.Cfg.Dim
+	g := m.Cfg.EncoderGrid()
+	T, C := g*g, m.Cfg.DiT.InChannels
+	svg := m.Dino != nil
+	Cd := C // VAE: nothing to zero
+	if svg {
+		Cd = m.Dino.Cfg.Dim
+	}
+	mean, std := m.Cfg.InputNorm()
 	var sum, sumDino float64
 	for start := 0; start < test.N; start += o.ReconBatch {
 		n := min(o.ReconBatch, test.N-start)
@@ -450,25 +499,31 @@ func (o *Options) reconstruct() (*Reconstruction, error) {
 			idx[i] = start + i
 		}
 		im := test.Images.Select(idx)
-		x := b.Upload(im.ImageNetNCHW(), n, 3, S, S)
+		x := b.Upload(im.NormNCHW(mean, std), n, 3, S, S)
 		z, err := m.Encode(b, x, n)
 		b.Free(x)
 		if err != nil {
 			return nil, err
 		}
-		zv, err := b.Read(z)
-		if err != nil {
-			return nil, err
-		}
-		for r := range n * T {
-			clear(zv[r*C+Cd : (r+1)*C])
-		}
-		zd := b.Upload(zv, n, T, C)
-		target := im.Float01(3)
-		for _, v := range []struct {
+		type variant struct {
 			z   model.Tensor
 			acc *float64
-		}{{z, &sum}, {zd, &sumDino}} {
+		}
+		runs := []variant{{z, &sum}}
+		var zd model.Tensor
+		if svg {
+			zv, err := b.Read(z)
+			if err != nil {
+				return nil, err
+			}
+			for r := range n * T {
+				clear(zv[r*C+Cd : (r+1)*C])
+			}
+			zd = b.Upload(zv, n, T, C)
+			runs = append(runs, variant{zd, &sumDino})
+		}
+		target := im.Float01(3)
+		for _, v := range runs {
 			img := m.Decode(b, v.z, n)
 			out, err := b.Read(img)
 			b.Free(img)
@@ -483,12 +538,23 @@ func (o *Options) reconstruct() (*Reconstruction, error) {
 				*v.acc += psnr(out[i*per:(i+1)*per], target[i*per:(i+1)*per])
 			}
 		}
-		b.Free(z, zd)
+		b.Free(z)
+		if zd != nil {
+			b.Free(zd)
+		}
 	}
-	return &Reconstruction{N: test.N, Batch: o.ReconBatch, PSNR: sum / float64(test.N), PSNRDinoOnly: sumDino / float64(test.N),
-		Note: "mean over held-out images of the per-image PSNR on [0,1] RGB (decoder output clamped to [-1,1], then (x+1)/2; grey inputs replicated to 3 channels), " +
-			"encode → decode through novae at the encoder's size (= the decoder's output size); residual alignment over each batch; " +
-			"'DINO only' sets the residual channels of the normalised latent to 0 (their training-set mean)"}, nil
+	note := "mean over held-out images of the per-image PSNR on [0,1] RGB (decoder output clamped to [-1,1], then (x+1)/2; grey inputs replicated to 3 channels), " +
+		"encode → decode through novae at the encoder's size (= the decoder's output size); "
+	rc := &Reconstruction{N: test.N, Batch: o.ReconBatch, PSNR: sum / float64(test.N)}
+	if svg {
+		d := sumDino / float64(test.N)
+		rc.PSNRDinoOnly = &d
+		rc.Note = note + "residual alignment over each batch; " +
+			"'DINO only' sets the residual channels of the normalised latent to 0 (their training-set mean)"
+	} else {
+		rc.Note = note + "VAE latent: the posterior mean of each image (pixels in [-1,1] to the encoder), decoded as it is"
+	}
+	return rc, nil
 }
 
 // psnr of a decoder output in [-1,1] (clamped) against a target in [0,1].

@@ -66,7 +66,7 @@ func TestRunTiny(t *testing.T) {
 			t.Errorf("no-classifier run: %q", r.FeatureSpace)
 		}
 		rc := r.Reconstruction
-		if rc == nil || rc.N != 20 || !(rc.PSNR > 0) || !(rc.PSNRDinoOnly > 0) {
+		if rc == nil || rc.N != 20 || !(rc.PSNR > 0) || rc.PSNRDinoOnly == nil || !(*rc.PSNRDinoOnly > 0) {
 			t.Errorf("reconstruction %+v", rc)
 		}
 		p := r.Probe

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,23 @@ DINO features, the residual branch alone and raw pixels, on held-out images.
 Writes -out (JSON: every number and setting), -md (the Markdown table, also printed)
 and one PNG grid per setting next to the JSON (one row per class).
 
+A model of latent kind "vae" (the VAE-latent twin) is measured the same way: its
+reconstruction PSNR is the posterior mean decoded; it has no DINO-only variant and no
+linear probes (reported as n/a).
+
+-twin MODEL measures a second model beside -weights (SVG's comparison: the same DiT
+on a semantic and on a VAE latent): both run -weights' sampler settings (or the flags),
+draw the same noise seeds, ask for the same classes and are judged by the same
+classifier against the same held-out images. -out (default compare.json) then holds
+{"format": "novae-eval-pair/1", "settings", "models": [eval.json of -weights, eval.json
+of -twin], "fd_between_models": the Fréchet distance between the two models' samples
+per setting, "markdown"}; grids are <out>_<model name>_s<steps>_<cfg>.png. Shipped
+pairs keep it as models/<name>/eval/compare.json (make test re-draws from it).
+
+example:
+  novae eval -weights models/digits/model.json -twin TWIN/model.json -data data/digits \
+      -out models/digits/eval/compare.json -md models/digits/eval/compare.md
+
 Backend: by default the pure-Go CPU path (parallel float32 kernels, checked against the
 reference) unless WebGPU offers a real GPU; on a CPU rasteriser such as lavapipe the
 pure-Go path is faster for these small models. -gpu or -cpu force one; -ref uses the
@@ -55,7 +73,8 @@ unmodified reference backend (slow: float64, one core).`,
 			probeTrain := fs.Int("probe-train", 3000, "train images for the linear probes (0: skip the probes)")
 			probeTest := fs.Int("probe-test", 1000, "held-out images the probes are scored on")
 			cols := fs.Int("cols", 10, "images per class in each grid")
-			out := fs.String("out", "eval.json", "JSON results; grids are written beside it as <name>_s<steps>_cfg<w>.png")
+			out := fs.String("out", "", "JSON results (default eval.json, with -twin compare.json); grids are written beside it as <name>_s<steps>_cfg<w>.png (with -twin <name>_<model>_s…)")
+			twin := fs.String("twin", "", "a second model (e.g. the VAE-latent twin's model.json) measured beside -weights: same settings, seeds, classes and judge; writes both reports and the comparison to one JSON")
 			md := fs.String("md", "", "also write the Markdown table to this file")
 			noGrids := fs.Bool("no-grids", false, "do not write the PNG grids")
 			cpu := fs.Bool("cpu", false, "pure-Go CPU backend (the default unless WebGPU has a real GPU)")
@@ -79,6 +98,15 @@ unmodified reference backend (slow: float64, one core).`,
 				if *n < 0 || *batch < 1 || *realN < 2 || *reconN < 0 || *probeTrain < 0 || *probeTest < 1 || *cols < 1 {
 					return usagef("-batch, -probe-test, -cols must be ≥ 1, -real ≥ 2, -n, -recon and -probe-train ≥ 0")
 				}
+				if *twin != "" && *clf == "none" {
+					return usagef("-twin needs a classifier: both models are judged by the same one")
+				}
+				if *out == "" {
+					*out = "eval.json"
+					if *twin != "" {
+						*out = "compare.json"
+					}
+				}
 				var log io.Writer = os.Stderr
 				if *quiet {
 					log = nil
@@ -94,23 +122,20 @@ unmodified reference backend (slow: float64, one core).`,
 					return err
 				}
 				logf("backend: %s (%s)\n", b.Name(), why)
-				wf, err := weights.Open(*weightsPath)
+				needEnc := *reconN > 0 || *probeTrain > 0
+				em, err := openEvalModel(b, *weightsPath, needEnc)
 				if err != nil {
 					return err
 				}
-				defer wf.Close()
-				cfg, err := model.ParseConfig(wf.Metadata())
-				if err != nil {
-					return fmt.Errorf("%s: %w", *weightsPath, err)
+				defer em.wf.Close()
+				var tw *evalModel
+				if *twin != "" {
+					if tw, err = openEvalModel(b, *twin, *reconN > 0); err != nil {
+						return err
+					}
+					defer tw.wf.Close()
 				}
-				needEnc := *reconN > 0 || *probeTrain > 0
-				m, err := model.Open(b, model.FileSource{F: wf}, cfg, true)
-				if err != nil {
-					return fmt.Errorf("%s: %w", *weightsPath, err)
-				}
-				if needEnc && m.Dino == nil {
-					return fmt.Errorf("%s has no encoders: reconstruction and probes need them (-recon 0 -probe-train 0 to skip)", *weightsPath)
-				}
+				cfg := em.cfg
 				ds, err := eval.LoadDataset(*data)
 				if err != nil {
 					return err
@@ -121,6 +146,8 @@ unmodified reference backend (slow: float64, one core).`,
 					p := filepath.Join("tools", "eval", "classifier_"+ds.Name+".safetensors")
 					if _, err := os.Stat(p); err == nil {
 						clfPath = p
+					} else if tw != nil {
+						return fmt.Errorf("no classifier at %s: -twin needs one (-classifier FILE)", p)
 					} else {
 						logf("no classifier at %s: no class accuracy; Fréchet distance in the model's own DINO features\n", p)
 					}
@@ -147,46 +174,74 @@ unmodified reference backend (slow: float64, one core).`,
 				if err != nil {
 					return usagef("%v", err)
 				}
-				sum, _, err := fileSHA256(*weightsPath)
-				if err != nil {
-					return err
-				}
 				if *n == 0 {
 					*n = 10 * len(ds.Classes)
 				}
-				opt := eval.Options{Model: m, Backend: b, Data: ds, Classifier: c, Steps: steps, N: *n, CFG: d.CFG,
+				opt := eval.Options{Model: em.m, Backend: b, Data: ds, Classifier: c, Steps: steps, N: *n, CFG: d.CFG,
 					Shift: d.Shift, Schedule: sched, Seed: *seed, Batch: *batch, RealN: *realN, ReconN: *reconN,
 					ProbeTrain: *probeTrain, ProbeTest: *probeTest, GridCols: *cols, Log: log}
-				rep, err := eval.Run(opt)
-				if err != nil {
-					return err
-				}
-				res := evalResult{Format: "novae-eval/1", Date: time.Now().UTC().Format(time.RFC3339), Report: rep}
-				res.Model.Weights, res.Model.SHA256, res.Model.Name = *weightsPath, sum, cfg.Name
-				res.Model.Image, res.Model.Classes, res.Model.Quant = cfg.Image, ds.Classes, wf.Metadata()["quant"]
-				res.Settings = evalSettings{Data: *data, Seed: *seed, N: *n, Steps: steps, CFG: d.CFG, Shift: d.Shift,
+				settings := evalSettings{Data: *data, Seed: *seed, N: *n, Steps: steps, CFG: d.CFG, Shift: d.Shift,
 					Schedule: sched.String(), Sampler: "euler", Batch: *batch, Backend: b.Name(), BackendChoice: why,
-					RealN: rep.Real.HeldoutN, ReconN: *reconN, ProbeTrain: *probeTrain, ProbeTest: *probeTest,
+					ReconN: *reconN, ProbeTrain: *probeTrain, ProbeTest: *probeTest,
 					Go: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU()}
 				if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 					return err
 				}
-				if !*noGrids {
-					base := strings.TrimSuffix(*out, filepath.Ext(*out))
-					for i, g := range rep.Grids {
-						name := fmt.Sprintf("%s_s%d_%s.png", base, g.Steps, cfgTag(g.CFG))
-						if err := writeGrid(name, g.Images.ToRGBA8(), g.Images.N, g.Images.H, g.Cols); err != nil {
+				base := strings.TrimSuffix(*out, filepath.Ext(*out))
+				var js []byte
+				var table string
+				var grids int
+				if tw == nil {
+					rep, err := eval.Run(opt)
+					if err != nil {
+						return err
+					}
+					res := em.result(rep, settings)
+					if !*noGrids {
+						if grids, err = writeGrids(base, rep); err != nil {
 							return err
 						}
-						rep.Generation[i].Grid = filepath.Base(name)
 					}
-				}
-				res.Settings.Seconds = time.Since(start).Seconds()
-				table := evalMarkdown(&res)
-				res.Markdown = table
-				js, err := json.MarshalIndent(&res, "", " ")
-				if err != nil {
-					return err
+					res.Settings.Seconds = time.Since(start).Seconds()
+					table = evalMarkdown(res)
+					res.Markdown = table
+					if js, err = json.MarshalIndent(res, "", " "); err != nil {
+						return err
+					}
+				} else {
+					p, err := eval.RunPair(opt, tw.m)
+					if err != nil {
+						return err
+					}
+					ra, rb := em.result(p.A, settings), tw.result(p.B, settings)
+					tagA, tagB := gridTag(em.cfg.Name), gridTag(tw.cfg.Name)
+					if tagB == tagA {
+						tagB += "-twin"
+					}
+					if !*noGrids {
+						for _, v := range []struct {
+							tag string
+							rep *eval.Report
+						}{{tagA, p.A}, {tagB, p.B}} {
+							k, err := writeGrids(base+"_"+v.tag, v.rep)
+							if err != nil {
+								return err
+							}
+							grids += k
+						}
+					}
+					secs := time.Since(start).Seconds()
+					for _, r := range []*evalResult{ra, rb} {
+						r.Settings.Seconds = secs
+						r.Markdown = evalMarkdown(r)
+					}
+					pr := pairResult{Format: "novae-eval-pair/1", Date: ra.Date, Settings: ra.Settings, Models: []*evalResult{ra, rb},
+						Between: p.Between}
+					table = pairMarkdown(&pr)
+					pr.Markdown = table
+					if js, err = json.MarshalIndent(&pr, "", " "); err != nil {
+						return err
+					}
 				}
 				if err := os.WriteFile(*out, append(js, '\n'), 0o644); err != nil {
 					return err
@@ -202,13 +257,101 @@ unmodified reference backend (slow: float64, one core).`,
 					fmt.Fprintf(stdout, ", %s", *md)
 				}
 				if !*noGrids {
-					fmt.Fprintf(stdout, " and %d grids", len(rep.Grids))
+					fmt.Fprintf(stdout, " and %d grids", grids)
 				}
-				fmt.Fprintf(stdout, " (%.0fs on %s)\n", res.Settings.Seconds, b.Name())
+				fmt.Fprintf(stdout, " (%.0fs on %s)\n", time.Since(start).Seconds(), b.Name())
 				return nil
 			}
 		},
 	})
+}
+
+// evalModel is one model file opened for evaluation.
+type evalModel struct {
+	path, sum string
+	wf        *weights.File
+	cfg       model.Config
+	m         *model.SVG
+}
+
+// openEvalModel opens a model with its encoders; needEnc: refuse a file
+// without them.
+func openEvalModel(b model.Backend, path string, needEnc bool) (*evalModel, error) {
+	wf, err := weights.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	em := &evalModel{path: path, wf: wf}
+	fail := func(err error) (*evalModel, error) {
+		wf.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if em.cfg, err = model.ParseConfig(wf.Metadata()); err != nil {
+		return fail(err)
+	}
+	if em.m, err = model.Open(b, model.FileSource{F: wf}, em.cfg, true); err != nil {
+		return fail(err)
+	}
+	if needEnc && em.m.Dino == nil && em.m.VAE == nil {
+		return fail(fmt.Errorf("no encoders: reconstruction and probes need them (-recon 0 -probe-train 0 to skip)"))
+	}
+	if em.sum, _, err = fileSHA256(path); err != nil {
+		return fail(err)
+	}
+	return em, nil
+}
+
+// result wraps a report with the model's description and the settings.
+func (em *evalModel) result(rep *eval.Report, st evalSettings) *evalResult {
+	res := &evalResult{Format: "novae-eval/1", Date: time.Now().UTC().Format(time.RFC3339), Report: rep}
+	res.Model.Weights, res.Model.SHA256, res.Model.Name = em.path, em.sum, em.cfg.Name
+	res.Model.Latent = em.cfg.LatentKind()
+	res.Model.Image, res.Model.Quant = em.cfg.Image, em.wf.Metadata()["quant"]
+	res.Model.Classes = em.cfg.Classes
+	res.Settings = st
+	res.Settings.RealN = rep.Real.HeldoutN
+	if rep.Probe == nil {
+		res.Settings.ProbeTrain, res.Settings.ProbeTest = 0, 0
+	}
+	return res
+}
+
+// writeGrids writes one PNG per setting as <base>_s<steps>_<cfg>.png and
+// names it in the report.
+func writeGrids(base string, rep *eval.Report) (int, error) {
+	for i, g := range rep.Grids {
+		name := fmt.Sprintf("%s_s%d_%s.png", base, g.Steps, cfgTag(g.CFG))
+		if err := writeGrid(name, g.Images.ToRGBA8(), g.Images.N, g.Images.H, g.Cols); err != nil {
+			return i, err
+		}
+		rep.Generation[i].Grid = filepath.Base(name)
+	}
+	return len(rep.Grids), nil
+}
+
+// gridTag is a model name fit for a file name.
+func gridTag(name string) string {
+	t := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, name)
+	if t == "" {
+		t = "model"
+	}
+	return t
+}
+
+// pairResult is the JSON file of a pair: each model's eval.json object
+// (format novae-eval/1) under "models", measured on the same draws.
+type pairResult struct {
+	Format   string         `json:"format"`
+	Date     string         `json:"date"`
+	Settings evalSettings   `json:"settings"`
+	Models   []*evalResult  `json:"models"`
+	Between  []eval.Between `json:"fd_between_models"`
+	Markdown string         `json:"markdown"`
 }
 
 // evalResult is the JSON file.
@@ -219,6 +362,7 @@ type evalResult struct {
 		Weights string   `json:"weights"`
 		SHA256  string   `json:"sha256"` // of the file given (a sharded set's manifest lists its shards' sha256)
 		Name    string   `json:"name"`
+		Latent  string   `json:"latent"` // "svg" or "vae"
 		Image   int      `json:"image"`
 		Classes []string `json:"classes"`
 		Quant   string   `json:"quant,omitempty"`
@@ -377,16 +521,21 @@ func evalMarkdown(r *evalResult) string {
 		sb.WriteString(".")
 	}
 	sb.WriteString("\n")
-	if rep.Reconstruction != nil || rep.Probe != nil {
+	if rep.Reconstruction != nil || rep.Probe != nil || rep.ProbeNA != "" {
 		sb.WriteString("\n| autoencoder and encoder (held-out images) | |\n|---|---|\n")
 		if rc := rep.Reconstruction; rc != nil {
 			fmt.Fprintf(&sb, "| reconstruction PSNR (%d images) | %.2f dB |\n", rc.N, rc.PSNR)
-			fmt.Fprintf(&sb, "| reconstruction PSNR, DINO channels only (residual zeroed) | %.2f dB |\n", rc.PSNRDinoOnly)
+			if rc.PSNRDinoOnly != nil {
+				fmt.Fprintf(&sb, "| reconstruction PSNR, DINO channels only (residual zeroed) | %.2f dB |\n", *rc.PSNRDinoOnly)
+			}
 		}
 		if p := rep.Probe; p != nil {
 			fmt.Fprintf(&sb, "| linear probe, frozen DINO features (%d-d) | %.1f%% |\n", p.Dino.Dim, 100*p.Dino.TestAcc)
 			fmt.Fprintf(&sb, "| linear probe, residual branch alone (%d-d) | %.1f%% |\n", p.Residual.Dim, 100*p.Residual.TestAcc)
 			fmt.Fprintf(&sb, "| linear probe, raw pixels (%d-d) | %.1f%% |\n", p.Pixels.Dim, 100*p.Pixels.TestAcc)
+		}
+		if rep.ProbeNA != "" {
+			fmt.Fprintf(&sb, "| linear probes | %s |\n", rep.ProbeNA)
 		}
 		if p := rep.Probe; p != nil {
 			fmt.Fprintf(&sb, "\nProbes: logistic regression on mean-pooled features, %d train / %d held-out images.\n", p.Dino.TrainN, p.Dino.TestN)
@@ -400,4 +549,87 @@ func cfgLabel(w float64) string {
 		return "no CFG"
 	}
 	return fmt.Sprintf("CFG %g", w)
+}
+
+// pairMarkdown renders the comparison: per step count, each model's class
+// accuracy and FD with and without CFG, then the autoencoders.
+func pairMarkdown(p *pairResult) string {
+	var sb strings.Builder
+	a, b := p.Models[0], p.Models[1]
+	st := p.Settings
+	label := func(r *evalResult) string {
+		return fmt.Sprintf("%s (%s latent)", r.Model.Name, strings.ToUpper(r.Model.Latent))
+	}
+	fmt.Fprintf(&sb, "Measured by `novae eval -twin` on %s and %s, %s: n = %d generated images per setting and model "+
+		"(the same noise seeds and classes for both, classes round-robin, seed %d), Euler, shift %g, guided runs at %s; %s; %.0f s.\n\n",
+		label(a), label(b), st.Data, st.N, st.Seed, st.Shift, cfgLabel(st.CFG), st.Backend, st.Seconds)
+	type key struct {
+		steps int
+		cfg   float64
+	}
+	ga, gb := map[key]eval.GenResult{}, map[key]eval.GenResult{}
+	var order []int
+	var cfgs []float64
+	seenS, seenC := map[int]bool{}, map[float64]bool{}
+	for i, g := range a.Generation {
+		ga[key{g.Steps, g.CFG}], gb[key{g.Steps, g.CFG}] = g, b.Generation[i]
+		if !seenS[g.Steps] {
+			seenS[g.Steps] = true
+			order = append(order, g.Steps)
+		}
+		if !seenC[g.CFG] {
+			seenC[g.CFG] = true
+			cfgs = append(cfgs, g.CFG)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(cfgs))) // guided first
+	na, nb := a.Model.Name, b.Model.Name
+	sb.WriteString("| steps |")
+	for _, w := range cfgs {
+		fmt.Fprintf(&sb, " accuracy %s, %s | accuracy %s, %s |", na, cfgLabel(w), nb, cfgLabel(w))
+	}
+	for _, w := range cfgs {
+		fmt.Fprintf(&sb, " FD %s, %s | FD %s, %s |", na, cfgLabel(w), nb, cfgLabel(w))
+	}
+	sb.WriteString("\n|---|" + strings.Repeat("---|", 4*len(cfgs)) + "\n")
+	acc := func(g eval.GenResult) string {
+		if g.Accuracy == nil {
+			return " |"
+		}
+		return fmt.Sprintf(" %.1f%% |", 100**g.Accuracy)
+	}
+	for _, s := range order {
+		fmt.Fprintf(&sb, "| %d |", s)
+		for _, w := range cfgs {
+			sb.WriteString(acc(ga[key{s, w}]) + acc(gb[key{s, w}]))
+		}
+		for _, w := range cfgs {
+			fmt.Fprintf(&sb, " %.2f | %.2f |", ga[key{s, w}].FD, gb[key{s, w}].FD)
+		}
+		sb.WriteString("\n")
+	}
+	if c := a.Classifier; c != nil {
+		fmt.Fprintf(&sb, "\nReal held-out images: class accuracy %.1f%%; FD floor %.2f (%d train vs %d held-out). ",
+			100*c.RealAccuracyGo, a.Real.FDTrainVsHeldout, a.Real.FloorN, a.Real.HeldoutN)
+	}
+	fmt.Fprintf(&sb, "FD: Fréchet distance to %d held-out images in the %s.\n", a.Real.HeldoutN, a.FeatureSpace)
+	sb.WriteString("\n| autoencoder (held-out images) | " + na + " | " + nb + " |\n|---|---|---|\n")
+	psnr := func(r *evalResult) string {
+		if rc := r.Reconstruction; rc != nil {
+			return fmt.Sprintf("%.2f dB (%d images)", rc.PSNR, rc.N)
+		}
+		return "not measured"
+	}
+	probe := func(r *evalResult) string {
+		if p := r.Probe; p != nil {
+			return fmt.Sprintf("%.1f%% (frozen DINO, %d-d; raw pixels %.1f%%)", 100*p.Dino.TestAcc, p.Dino.Dim, 100*p.Pixels.TestAcc)
+		}
+		if r.ProbeNA != "" {
+			return "n/a"
+		}
+		return "not measured"
+	}
+	fmt.Fprintf(&sb, "| reconstruction PSNR | %s | %s |\n", psnr(a), psnr(b))
+	fmt.Fprintf(&sb, "| linear probe on the encoder's features | %s | %s |\n", probe(a), probe(b))
+	return sb.String()
 }

@@ -199,9 +199,10 @@ def per_rank_batch(ctx, global_batch):
 # Batched augmentations (one affine grid_sample per crop set, no per-image Python loop)
 # ------------------------------------------------------------------------------------------------------------------
 
-def random_resized_crop(x, out, scale, g, ratio=(3 / 4, 4 / 3), flip=False):
-    """x [B,3,H,W] -> [B,3,out,out]: per-image random area fraction in `scale`, aspect in `ratio`, position, and
-    optional horizontal flip, all in one affine_grid + bilinear grid_sample."""
+def random_resized_crop(x, out, scale, g, ratio=(3 / 4, 4 / 3), flip=False, rotate=0.0):
+    """x [B,3,H,W] -> [B,3,out,out]: per-image random area fraction in `scale`, aspect in `ratio`, position,
+    optional horizontal flip and optional rotation by up to ±`rotate` degrees (drawn last, so rotate=0 keeps the
+    random stream of the crops without it), all in one affine_grid + bilinear grid_sample."""
     B = x.shape[0]
     dev = x.device
     area = torch.empty(B).uniform_(scale[0], scale[1], generator=g)
@@ -216,8 +217,24 @@ def random_resized_crop(x, out, scale, g, ratio=(3 / 4, 4 / 3), flip=False):
         sx = torch.where(torch.rand(B, generator=g) < 0.5, -w, w)
     theta = torch.zeros(B, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2], theta[:, 1, 1], theta[:, 1, 2] = sx, cx, h, cy
+    if rotate > 0:
+        a = torch.empty(B).uniform_(-rotate, rotate, generator=g) * (math.pi / 180)
+        cos, sin = torch.cos(a), torch.sin(a)
+        theta[:, 0, 0], theta[:, 0, 1] = sx * cos, -h * sin
+        theta[:, 1, 0], theta[:, 1, 1] = sx * sin, h * cos
     grid = F.affine_grid(theta.to(dev), (B, 3, out, out), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def stroke_jitter(x, g, p):
+    """Stroke-width augmentation for line art on a dark background (digits): per image, with probability p/2 a
+    3x3 dilation (thicker strokes), with p/2 a 3x3 erosion (thinner), else unchanged. x [B,C,H,W] in [0,1]."""
+    if p <= 0:
+        return x
+    u = torch.rand(x.shape[0], 1, 1, 1, generator=g).to(x.device)
+    dil = F.max_pool2d(x, 3, 1, 1)
+    ero = -F.max_pool2d(-x, 3, 1, 1)
+    return torch.where(u < p / 2, dil, torch.where(u < p, ero, x))
 
 
 def color_jitter(x, g, p=0.8, b=0.4, c=0.4, s=0.2, grey_p=0.2, color=True):

@@ -69,9 +69,12 @@ def knn_eval(ctx, vit, data, k=20, n_train=5000, n_test=1000):
 @torch.no_grad()
 def sinkhorn(ctx, logits, tt, iters=3):
     """Sinkhorn-Knopp teacher targets (DINOv2/v3): rows of softmax(logits/tt) rebalanced so every prototype gets an
-    equal share of the (global) batch. Unlike centering it cannot settle on uniform outputs when the features of a
-    fresh network are nearly identical across images, which is what small grey data sets do."""
-    q = torch.exp((logits - logits.max()) / tt).t()  # K x B
+    equal share of the (global) batch. When the teacher's outputs are nearly identical across images (a fresh
+    network on small grey data) the targets are still nearly uniform: a low early teacher temperature is what
+    separates them (tools/train/README.md, "Semantic encoder"). In float64: at a teacher temperature of 0.01 a
+    prototype whose logits all lie more than 1.03 below the batch maximum (logits are cosines, in [-1, 1]) would
+    underflow float32 (exp(-103)) to an all-zero row, and the row normalisation would divide by zero."""
+    q = torch.exp((logits.double() - logits.max()) / tt).t()  # K x B
     n = torch.tensor(float(q.shape[1] * ctx.world), device=q.device)
     k = q.shape[0]
     q /= ctx.all_mean(q.sum()) * ctx.world
@@ -80,7 +83,7 @@ def sinkhorn(ctx, logits, tt, iters=3):
         q /= k
         q /= q.sum(0, keepdim=True)
         q /= n
-    return (q * n).t()
+    return (q * n).t().float()
 
 
 def main():
@@ -140,11 +143,12 @@ def main():
         total = prog.fit(step, total)
         g = C.step_generator(args.seed, ctx.rank, step)
         x = C.to_float_rgb(xtr[batches.indices(step)], dev)
-        glob = torch.cat([C.random_resized_crop(x, d["global_size"], d["global_scale"], g, flip=flip)
-                          for _ in range(2)])
+        rot, sw = d.get("rotate", 0.0), d.get("stroke", 0.0)
+        glob = torch.cat([C.random_resized_crop(C.stroke_jitter(x, g, sw), d["global_size"], d["global_scale"], g,
+                                                flip=flip, rotate=rot) for _ in range(2)])
         glob = C.imagenet_norm(C.color_jitter(glob, g, color=color))
-        loc = torch.cat([C.random_resized_crop(x, d["local_size"], d["local_scale"], g, flip=flip)
-                         for _ in range(nl)]) if nl else None
+        loc = torch.cat([C.random_resized_crop(C.stroke_jitter(x, g, sw), d["local_size"], d["local_scale"], g,
+                                               flip=flip, rotate=rot) for _ in range(nl)]) if nl else None
         if loc is not None:
             loc = C.imagenet_norm(C.color_jitter(loc, g, color=color))
         masks = make_masks(2 * bs, n_tok, d, g).to(dev) if d["ibot_weight"] > 0 else None

@@ -61,15 +61,15 @@ func FindSnapshots(dir string) ([]Snapshot, error) {
 
 // LoadSnapshotDiT reads a DiT checkpoint as the converter does (the state
 // dict at the top or under "ema"/"model", a DataParallel "module." prefix
-// dropped; PyTorch zip or safetensors) and loads it for cfg, checking every
-// key and shape.
+// dropped; PyTorch zip or safetensors; a novae weights file serves too: its
+// "dit." tensors) and loads it for cfg, checking every key and shape.
 func LoadSnapshotDiT(b model.Backend, path string, cfg model.DiTConfig) (*model.DiT, error) {
 	ts, err := convert.ReadTensors(path)
 	if err != nil {
 		return nil, err
 	}
 	wrap := ""
-	for _, w := range []string{"ema.", "model."} {
+	for _, w := range []string{"ema.", "model.", model.PrefixDiT} {
 		for k := range ts {
 			if strings.HasPrefix(k, w) {
 				wrap = w

@@ -18,6 +18,9 @@ runs/<preset>/dit_vae/: the cache holds the posterior mean and std of every trai
 a posterior sample (z = mean + std * eps, as LDM / SiT train on SD-VAE latents), normalised per channel with the
 statistics of those samples over the training set (E[mu]; Var[mu] + E[sigma^2]) -> vae_latent_stats.pt
 ({"mean", "std"} [1,1,C]), which the converted model applies to the posterior mean at encode time.
+
+--snapshot-every N keeps the EMA DiT every N steps and at the last step as <run>/snapshots/dit_step<step>.pt
+({"ema": state dict}, the layout export.py gives the DiT): the points of the convergence curve (`novae curve`).
 """
 import json
 import os
@@ -104,8 +107,23 @@ def latent_stats(lat, chunk=4096):
     return mean.float().view(1, 1, -1), std.float().view(1, 1, -1)
 
 
+def save_snapshot(ctx, ema, step):
+    """The EMA DiT at `step` as <run>/snapshots/dit_step<step>.pt (written atomically; an existing one is kept)."""
+    d = os.path.join(ctx.run_dir, "snapshots")
+    os.makedirs(d, exist_ok=True)
+    p = os.path.join(d, f"dit_step{step:06d}.pt")
+    if os.path.exists(p):
+        return
+    torch.save({"ema": {k: v.detach().float().cpu() for k, v in ema.state_dict().items()}}, p + ".tmp")
+    os.replace(p + ".tmp", p)
+    ctx.log(f"snapshot {p}")
+
+
 def main():
     ap = C.base_parser(__doc__)
+    ap.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                    help="save the EMA DiT every N steps and at the last as <run>/snapshots/dit_step<step>.pt "
+                         "(the convergence curve's points; 0: none)")
     ap.add_argument("--recache", action="store_true", help="re-encode the latent cache")
     ap.add_argument("--latent", choices=["svg", "vae"], default="svg",
                     help="the latent the DiT samples: SVG's (dino + ae phases) or the VAE twin's (vae phase); "
@@ -235,6 +253,8 @@ def main():
         C.ema_update(ema, model, min(d["ema"], (1 + step) / (10 + step)))
         step += 1
         prog.update(step, loss=loss.item(), gnorm=float(gn), lr=lr)
+        if args.snapshot_every > 0 and ctx.main and (step % args.snapshot_every == 0 or step == total):
+            save_snapshot(ctx, ema, step)
         stop, do_ck = prog.decide(step)
         if do_ck:
             C.save_ckpt(ctx, state(step))

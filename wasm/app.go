@@ -56,6 +56,8 @@ type app struct {
 	src      *model.GPUSource
 	modelJS  map[string]any
 	modelURL string      // what load was last asked for: reloaded after a lost device
+	twin     *twin       // the model's VAE twin for compare mode, once loaded (compare.go)
+	twinURL  string      // what loadTwin was last asked for: reloaded after a lost device
 	encoded  [][]float32 // latents of the last two encoded images [T·C]
 	encRGBA  []byte      // the last encoded input, S×S RGBA
 
@@ -271,6 +273,13 @@ func (a *app) installAPI() {
 		}
 		return a.queue("load", func() (any, error) { return a.load(url.String()) })
 	})
+	def("loadTwin", func(args []js.Value) any {
+		url := arg(args, 0)
+		if url.Type() != js.TypeString {
+			return promise.Reject(jsErr(errors.New("loadTwin(url): url must be a string")))
+		}
+		return a.queue("loadTwin", func() (any, error) { return a.loadTwin(url.String()) })
+	})
 	def("generate", func(args []js.Value) any {
 		opts := jsonOf(arg(args, 0))
 		id := a.gen.Add(1) // a newer request stops the running one at its next step
@@ -311,12 +320,15 @@ func (a *app) installAPI() {
 	def("pixels", func(args []js.Value) any { return a.pixels() })
 	def("drawn", func(args []js.Value) any { return float64(drawn.Load()) })
 	def("info", func(args []js.Value) any {
-		out := map[string]any{"boot": nil, "model": nil}
+		out := map[string]any{"boot": nil, "model": nil, "twin": nil}
 		if a.bootRes != nil {
 			out["boot"] = a.bootRes
 		}
 		if a.modelJS != nil {
 			out["model"] = a.modelJS
+		}
+		if a.twin != nil {
+			out["twin"] = a.twin.js
 		}
 		return out
 	})
@@ -393,8 +405,12 @@ func layoutJS(l Layout) map[string]any {
 	for _, p := range l.Panels {
 		ps = append(ps, p)
 	}
+	labels := []any{}
+	for _, s := range l.Labels {
+		labels = append(labels, s)
+	}
 	return map[string]any{"s": l.S, "gap": l.Gap, "sep": l.Sep, "b": l.B, "cols": l.Cols, "rows": l.Rows,
-		"panels": ps, "w": l.W, "h": l.H}
+		"panels": ps, "w": l.W, "h": l.H, "labels": labels}
 }
 
 func rnd() uint64 { return rand.Uint64() }

@@ -36,6 +36,7 @@ type Layout struct {
 	Cols, Rows int      // images per row, rows
 	Panels     []string // per image
 	W, H       int      // frame size
+	Labels     []string // compare mode: what each image is ("SVG latent", "VAE latent")
 }
 
 // NewLayout lays out B images: a row for interpolation strips (strip), else

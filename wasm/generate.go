@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"novae/model"
+	"novae/shaders/ref"
 )
 
 // sync waits until the GPU has finished what was submitted, so a step's
@@ -21,10 +22,13 @@ func (a *app) sync() error {
 }
 
 // decode turns latents [B,T,C] into RGBA8 pixels B×S×S×4.
-func (a *app) decode(z model.Tensor, B int) ([]byte, error) {
-	img := a.m.Decode(a.b, z, B)
+func (a *app) decode(z model.Tensor, B int) ([]byte, error) { return a.decodeWith(a.m, z, B) }
+
+// decodeWith decodes with model m (the page's model or its compare twin).
+func (a *app) decodeWith(m *model.SVG, z model.Tensor, B int) ([]byte, error) {
+	img := m.Decode(a.b, z, B)
 	defer a.b.Free(img)
-	S := a.m.Cfg.Image
+	S := m.Cfg.Image
 	return a.b.ToRGBA8(img, B, S, S)
 }
 
@@ -47,6 +51,9 @@ func (a *app) generate(id int64, raw []byte) (any, error) {
 	o, err := ParseOptions(raw, c.DiT.NumClasses, c.Defaults, rnd)
 	if err != nil {
 		return nil, err
+	}
+	if o.Compare {
+		return a.compare(id, o)
 	}
 	return a.sample(id, o, run{mode: "generate"})
 }
@@ -266,6 +273,11 @@ func (a *app) sample(id int64, o Options, r run) (any, error) {
 // batch and returns each panel's B×S×S×4 pixels; panels that share a
 // tensor (x_t = x̂₀ at t = 1, or the start frame) are decoded once.
 func (a *app) decodePanels(panels []string, zs map[string]model.Tensor, B int) (map[string][]byte, error) {
+	return a.decodePanelsWith(a.m, panels, zs, B)
+}
+
+// decodePanelsWith is decodePanels with model m.
+func (a *app) decodePanelsWith(m *model.SVG, panels []string, zs map[string]model.Tensor, B int) (map[string][]byte, error) {
 	var uniq []model.Tensor
 	slot := map[string]int{}
 	for _, p := range panels {
@@ -279,7 +291,7 @@ func (a *app) decodePanels(panels []string, zs map[string]model.Tensor, B int) (
 	}
 	z := uniq[0]
 	if len(uniq) > 1 {
-		T, C := a.m.Cfg.DiT.Grid*a.m.Cfg.DiT.Grid, a.m.Cfg.DiT.InChannels
+		T, C := m.Cfg.DiT.Grid*m.Cfg.DiT.Grid, m.Cfg.DiT.InChannels
 		n := B * T * C
 		z = a.b.Alloc(len(uniq)*B, T, C)
 		defer a.b.Free(z)
@@ -287,11 +299,11 @@ func (a *app) decodePanels(panels []string, zs map[string]model.Tensor, B int) (
 			a.b.CopyRegion(z, k*n, u, 0, n)
 		}
 	}
-	px, err := a.decode(z, len(uniq)*B)
+	px, err := a.decodeWith(m, z, len(uniq)*B)
 	if err != nil {
 		return nil, err
 	}
-	S := a.m.Cfg.Image
+	S := m.Cfg.Image
 	out := map[string][]byte{}
 	for p, k := range slot {
 		out[p] = px[k*B*S*S*4 : (k+1)*B*S*S*4]
@@ -299,13 +311,14 @@ func (a *app) decodePanels(panels []string, zs map[string]model.Tensor, B int) (
 	return out, nil
 }
 
-// encode maps an S×S RGBA image to the latent and shows the input, the DINO
-// features as a PCA colour image, and the reconstruction through the decoder.
+// encode maps an S×S RGBA image to the latent and shows the input, the
+// latent as a PCA colour image (an SVG latent's DINO features; a VAE
+// latent's channels), and the reconstruction through the decoder.
 func (a *app) encode(rgba []byte) (any, error) {
 	if a.m == nil {
 		return nil, errors.New("no model loaded")
 	}
-	if a.m.Dino == nil {
+	if !hasEncoders(a.m) {
 		return nil, errors.New("this model file has no encoders (convert it with the autoencoder checkpoint)")
 	}
 	c := a.m.Cfg
@@ -313,10 +326,14 @@ func (a *app) encode(rgba []byte) (any, error) {
 	if len(rgba) != E*E*4 {
 		return nil, fmt.Errorf("encode: %d bytes, want %d×%d×4 = %d", len(rgba), E, E, E*E*4)
 	}
+	if g := c.EncoderGrid(); g != G {
+		return nil, fmt.Errorf("encode: the encoders make a %d×%d token grid and the DiT samples %d×%d: this model's latents cannot be sampled from or decoded here", g, g, G, G)
+	}
 	a.setTrajectory(nil)
 	start := time.Now()
 	x := make([]float32, 3*E*E)
-	refFromRGBA8(x, rgba, E)
+	mean, std := c.InputNorm() // ImageNet's for DINO, [-1,1] for the VAE
+	ref.FromRGBA8(x, rgba, 1, E, E, mean, std)
 	img := a.b.Upload(x, 1, 3, E, E)
 	lat, err := a.m.Encode(a.b, img, 1)
 	a.b.Free(img)
@@ -332,12 +349,15 @@ func (a *app) encode(rgba []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	Cd := a.m.Dino.Cfg.Dim
-	dino := make([]float32, 0, G*G*Cd)
-	for t := range G * G {
-		dino = append(dino, v[t*C:t*C+Cd]...)
+	Cd := C // the channels shown: the DINO features of an SVG latent, all of a VAE latent
+	if a.m.Dino != nil {
+		Cd = a.m.Dino.Cfg.Dim
 	}
-	pca := Upscale(PCAColors(dino, G*G, Cd), G, S)
+	feat := make([]float32, 0, G*G*Cd)
+	for t := range G * G {
+		feat = append(feat, v[t*C:t*C+Cd]...)
+	}
+	pca := Upscale(PCAColors(feat, G*G, Cd), G, S)
 	lay := NewLayout(S, 1, []string{"input", "pca", "recon"}, true)
 	in := Resample(opaque(rgba), E, S) // shown at the decoder's size
 	f := &frame{W: lay.W, H: lay.H, RGBA: lay.Compose(map[string][]byte{"input": in, "pca": pca, "recon": rec}),
@@ -356,7 +376,7 @@ func (a *app) encode(rgba []byte) (any, error) {
 			mse += d * d
 		}
 	}
-	out := map[string]any{"ms": ms(time.Since(start)), "tokens": G * G, "channels": C, "dino": Cd,
+	out := map[string]any{"ms": ms(time.Since(start)), "tokens": G * G, "channels": C, "dino": Cd, "latent": c.LatentKind(),
 		"encoded": len(a.encoded), "reconRMSE": sqrt(mse / float64(3*S*S)), "layout": layoutJS(lay)}
 	a.emit("encoded", out)
 	return out, nil

@@ -38,6 +38,8 @@ func weightsJS() (js.Value, error) {
 }
 
 func (a *app) unload() {
+	a.unloadTwin()
+	a.twinURL = ""
 	if a.src != nil {
 		a.src.Release()
 		a.src = nil
@@ -61,28 +63,42 @@ func (a *app) load(url string) (any, error) {
 	return mj, nil
 }
 
-// loadModel fetches the manifest, checks that the model fits (the GPU's
-// limits, or the CPU fallback's size) before downloading anything, streams
-// the shards and opens the model. It sets a.m, a.src and a.modelJS.
+// loadModel opens the model at url (openModel) as the page's model: it
+// sets a.m, a.src and a.modelJS.
 func (a *app) loadModel(url string) (map[string]any, error) {
-	start := time.Now()
-	wj, err := weightsJS()
+	m, src, mj, err := a.openModel(url)
 	if err != nil {
 		return nil, err
 	}
+	a.m, a.src, a.modelJS = m, src, mj
+	return mj, nil
+}
+
+// openModel fetches the manifest, checks that the model fits (the GPU's
+// limits, or the CPU fallback's size) before downloading anything, streams
+// the shards (weights.js: cached, checked) and opens the model with its
+// encoders. The page's model and a compare twin both load through it.
+func (a *app) openModel(url string) (*model.SVG, *model.GPUSource, map[string]any, error) {
+	start := time.Now()
+	var m *model.SVG
+	var gsrc *model.GPUSource
+	wj, err := weightsJS()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	res, err := promise.Await(wj.Call("fetchManifest", url))
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", url, err)
+		return nil, nil, nil, fmt.Errorf("manifest %s: %w", url, err)
 	}
 	base := res.Get("url").String()
 	text := res.Get("text").String()
 	man, err := weights.ParseManifest([]byte(text))
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", url, err)
+		return nil, nil, nil, fmt.Errorf("manifest %s: %w", url, err)
 	}
 	cfg, err := model.ParseConfig(man.Metadata)
 	if err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", url, err)
+		return nil, nil, nil, fmt.Errorf("manifest %s: %w", url, err)
 	}
 	var total int64
 	for _, s := range man.Shards {
@@ -101,7 +117,7 @@ func (a *app) loadModel(url string) (map[string]any, error) {
 
 	if a.gpu == nil && total > cpuMaxBytes && a.soft.Truthy() {
 		if err := a.useSoftGPU(); err != nil {
-			return nil, fmt.Errorf("this model is %s, too large for the CPU path, and WebGPU could not be used: %w", mib(total), err)
+			return nil, nil, nil, fmt.Errorf("this model is %s, too large for the CPU path, and WebGPU could not be used: %w", mib(total), err)
 		}
 	}
 	var sources js.Value
@@ -111,10 +127,10 @@ func (a *app) loadModel(url string) (map[string]any, error) {
 		// GPU cannot bind is refused here, before a byte is downloaded.
 		src, c, err := model.NewGPUSource(a.gpu.E, man)
 		if errors.Is(err, model.ErrTooLarge) {
-			return nil, fmt.Errorf("model %q cannot run on this GPU (nothing was downloaded): %w", cfg.Name, err)
+			return nil, nil, nil, fmt.Errorf("model %q cannot run on this GPU (nothing was downloaded): %w", cfg.Name, err)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", url, err)
+			return nil, nil, nil, fmt.Errorf("manifest %s: %w", url, err)
 		}
 		plan := js.Global().Get("Object").New()
 		plan.Set("manifest", base)
@@ -147,17 +163,17 @@ func (a *app) loadModel(url string) (map[string]any, error) {
 		sources, err = promise.Await(wj.Call("load", dev, plan, progress))
 		if err != nil {
 			src.Release()
-			return nil, fmt.Errorf("weights: %w", err)
+			return nil, nil, nil, fmt.Errorf("weights: %w", err)
 		}
-		m, err := model.Open(a.gpu, src, c, true)
+		m, err = model.Open(a.gpu, src, c, true)
 		if err != nil {
 			src.Release()
-			return nil, err
+			return nil, nil, nil, err
 		}
-		a.m, a.src = m, src
+		gsrc = src
 	} else {
 		if total > cpuMaxBytes {
-			return nil, fmt.Errorf("this model is %s; without WebGPU the CPU fallback runs models up to %s only",
+			return nil, nil, nil, fmt.Errorf("this model is %s; without WebGPU the CPU fallback runs models up to %s only",
 				mib(total), mib(cpuMaxBytes))
 		}
 		blobs := map[string][]byte{}
@@ -166,7 +182,7 @@ func (a *app) loadModel(url string) (map[string]any, error) {
 		for _, s := range man.Shards {
 			r, err := promise.Await(wj.Call("fetchShard", base, s.File, s.SHA256, float64(s.Bytes), float64(done), float64(total), progress))
 			if err != nil {
-				return nil, fmt.Errorf("weights: %w", err)
+				return nil, nil, nil, fmt.Errorf("weights: %w", err)
 			}
 			u8 := r.Get("data")
 			b := make([]byte, u8.Get("length").Int())
@@ -183,19 +199,18 @@ func (a *app) loadModel(url string) (map[string]any, error) {
 			return bytes.NewReader(b), int64(len(b)), nil
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if err := f.Verify(); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
-		m, err := model.Open(a.b, model.FileSource{F: f}, cfg, true)
+		m, err = model.Open(a.b, model.FileSource{F: f}, cfg, true)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
-		a.m = m
 	}
 
-	c := a.m.Cfg
+	c := m.Cfg
 	classes := []any{}
 	for _, n := range c.Classes {
 		classes = append(classes, n)
@@ -204,17 +219,21 @@ func (a *app) loadModel(url string) (map[string]any, error) {
 	for i := range sources.Length() {
 		src = append(src, sources.Index(i).String())
 	}
-	a.modelJS = map[string]any{
+	mj := map[string]any{
 		"url": base, "name": c.Name, "image": c.Image, "classes": classes, "numClasses": c.DiT.NumClasses,
 		"tokens": c.DiT.Grid * c.DiT.Grid, "channels": c.DiT.InChannels,
-		"params": float64(paramCount(c, a.m.Dino != nil)), "bytes": float64(total),
-		"encoders": a.m.Dino != nil, "encoderImage": a.m.EncoderImage(), "backend": a.bootRes["backend"], "sources": src,
+		"params": float64(paramCount(c, hasEncoders(m))), "bytes": float64(total), "latent": c.LatentKind(),
+		"encoders": hasEncoders(m), "encoderImage": m.EncoderImage(), "backend": a.bootRes["backend"], "sources": src,
 		"defaults": map[string]any{"steps": c.Defaults.Steps, "cfg": c.Defaults.CFG,
 			"shift": c.Defaults.Shift, "schedule": c.Defaults.Schedule},
 		"ms": ms(time.Since(start)),
 	}
-	return a.modelJS, nil
+	return m, gsrc, mj, nil
 }
+
+// hasEncoders: the model file holds what encode needs (DINO and the
+// residual ViT, or the VAE's encoder).
+func hasEncoders(m *model.SVG) bool { return m.Dino != nil || m.VAE != nil }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 

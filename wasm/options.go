@@ -44,6 +44,7 @@ type RawOptions struct {
 	Grid     *float64 `json:"grid"`     // 1..MaxGrid images, seeds seed, seed+1, …
 	SeedB    *float64 `json:"seedB"`    // interpolation: the other end
 	Frames   *float64 `json:"frames"`   // interpolation frames 2..MaxFrames (0: off)
+	Compare  *bool    `json:"compare"`  // run the model's VAE twin beside it (one image each)
 }
 
 // OptionError is an option that cannot be used: its JSON name and why. The
@@ -80,6 +81,7 @@ type Options struct {
 	Grid     int    // images (1: a single one)
 	SeedB    uint64 // interpolation end (Frames > 0)
 	Frames   int
+	Compare  bool     // the model and its VAE twin side by side (compare.go)
 	Notes    []string // what was clamped or chosen at random
 }
 
@@ -201,6 +203,12 @@ func ParseOptions(data []byte, numClasses int, def model.SampleDefaults, rnd fun
 		o.SeedB, e = seed("seedB", r.SeedB, int(min(o.Seed+1, MaxSeed)))
 		errs(e)
 		o.Grid = 1
+	}
+	if r.Compare != nil && *r.Compare {
+		o.Compare = true
+		if o.Grid > 1 || o.Frames > 0 {
+			errs(&OptionError{"compare", "shows one image per model: use grid 1 and no interpolation frames"})
+		}
 	}
 	return o, err
 }

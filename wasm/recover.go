@@ -77,6 +77,7 @@ func (a *app) recoverGPU(why string) error {
 		a.src = nil
 	}
 	a.m, a.modelJS = nil, nil
+	a.unloadTwin()
 	e, err := shaders.New(shaders.Options{})
 	if err != nil {
 		return fmt.Errorf("the GPU device was lost (%s) and a new one could not be made: %w", why, err)
@@ -95,6 +96,11 @@ func (a *app) recoverGPU(why string) error {
 			return fmt.Errorf("the GPU device was lost (%s) and the model could not be reloaded: %w", why, err)
 		}
 		out["model"] = mj
+		if a.twinURL != "" {
+			if _, err := a.loadTwin(a.twinURL); err != nil {
+				return fmt.Errorf("the GPU device was lost (%s) and the compare twin could not be reloaded: %w", why, err)
+			}
+		}
 	}
 	out["ms"] = ms(time.Since(start))
 	a.emit("recovered", out)

@@ -54,6 +54,10 @@ export function readParams(search) {
   if (sched && SCHEDULE.test(sched)) p.schedule = sched;
   const view = q.get("view");
   if (VIEWS.includes(view)) p.view = view;
+  // compare=1: the model beside its VAE-latent twin (where models/index.json names one).
+  const cmp = q.get("compare");
+  if (cmp === "1" || cmp === "true") p.compare = true;
+  else if (cmp === "0" || cmp === "false") p.compare = false;
   // autoplay: true (1), false (0), or undefined: then a landing visit plays (onReady).
   const autoplay = q.get("autoplay");
   if (autoplay === "1" || autoplay === "true") p.autoplay = true;
@@ -196,6 +200,12 @@ export function checkOptions(o, numClasses = model?.numClasses ?? 0) {
     if (VIEWS.includes(o.view)) p.view = o.view;
     else wrong("view", `is not one of ${VIEWS.join(", ")}`);
   }
+  if (has("compare")) {
+    if (typeof o.compare !== "boolean") wrong("compare", "is neither true nor false");
+    else if (o.compare && !twin.name) wrong("compare", "needs a model with a VAE-latent twin, and this one has none");
+    else if (o.compare && (p.grid ?? 1) > 1) wrong("compare", "shows one image per model: leave grid out or set it to 1");
+    else p.compare = o.compare;
+  }
   if (bad.length) return { error: bad.map((b) => b[1]).join("; "), option: bad[0][0], options: bad.map((b) => b[0]) };
   return { p };
 }
@@ -270,6 +280,11 @@ function onEvent(type, d) {
       post("progress", p);
       break;
     }
+    case "twinready":
+      twin.model = plain(d);
+      stats.twin = twin.model;
+      $("progress-row").hidden = true;
+      break;
     case "ready":
       model = plain(d);
       stats.model = model;
@@ -282,7 +297,9 @@ function onEvent(type, d) {
       setControls();
       if (s.layout) fitView(s.layout);
       legend(s);
-      setStatus("running", s.mode === "img2img" ? `img2img from t0 = ${s.from.toFixed(2)}: ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…` : `Sampling ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…`);
+      compareHeads(s.mode === "compare" ? {} : null);
+      if (s.mode === "compare") setStatus("running", minimal ? `Sampling ${s.steps} step${s.steps > 1 ? "s" : ""} on both latents…` : `Sampling ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg}) on both latents${boot?.backend === "cpu" ? " on the CPU (slower than WebGPU)" : ""}…`);
+      else setStatus("running", s.mode === "img2img" ? `img2img from t0 = ${s.from.toFixed(2)}: ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…` : `Sampling ${s.steps} step${s.steps > 1 ? "s" : ""} (${s.sampler}, CFG ${s.cfg})…`);
       newRun({ times: s.times, from: s.from, mode: s.mode });
       pictureInView();
       const { layout, run, ...settings } = s;
@@ -298,7 +315,10 @@ function onEvent(type, d) {
       const dec = s.decodeMs > 0 ? ` + ${fmtMs(s.decodeMs)} decoding` : "";
       mark("firstStep");
       const what = s.mode === "img2img" ? "img2img step" : "Step";
-      setStatus("running", minimal ? `Step ${s.i + 1} of ${s.n}…` : `${what} ${s.i + 1}/${s.n} · t = ${s.t.toFixed(3)}${ms}${dec}`);
+      if (s.mode === "compare") {
+        compareHeads({ svg: s.ms, vae: s.twinMs, per: "this step" });
+        setStatus("running", minimal ? `Step ${s.i + 1} of ${s.n}…` : `Step ${s.i + 1}/${s.n} on both latents · t = ${s.t.toFixed(3)} · SVG ${fmtMs(s.ms)} · VAE ${fmtMs(s.twinMs)}`);
+      } else setStatus("running", minimal ? `Step ${s.i + 1} of ${s.n}…` : `${what} ${s.i + 1}/${s.n} · t = ${s.t.toFixed(3)}${ms}${dec}`);
       plot(s.i + 1);
       post("step", { id: request(run).id, ...s });
       break;
@@ -312,7 +332,10 @@ function onEvent(type, d) {
       const per = s.msPerStep > 0 ? ` · ${fmtMs(s.msPerStep)} per step` : "";
       const dec = s.decodeMs > 0 ? ` · ${fmtMs(s.decodeMs)} decoding` : "";
       const disp = s.dispatchesPerStep > 0 ? ` · ${s.dispatchesPerStep} GPU dispatches per step` : "";
-      setStatus("done", minimal ? `Done in ${fmtMs(s.ms)}.` : `${s.mode === "img2img" ? "img2img done" : "Done"}: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${disp}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
+      if (s.mode === "compare") {
+        compareHeads({ svg: s.msPerStep, vae: s.twinMsPerStep, per: "per step" });
+        setStatus("done", minimal ? `Done in ${fmtMs(s.ms)}.` : `Done: ${s.steps} step${s.steps > 1 ? "s" : ""} on both latents in ${fmtMs(s.ms)} · SVG ${fmtMs(s.msPerStep)} · VAE ${fmtMs(s.twinMsPerStep)} per step${dec}${boot?.backend === "cpu" ? " (CPU path, slower than WebGPU)" : ""}.`);
+      } else setStatus("done", minimal ? `Done in ${fmtMs(s.ms)}.` : `${s.mode === "img2img" ? "img2img done" : "Done"}: ${s.steps} step${s.steps > 1 ? "s" : ""} in ${fmtMs(s.ms)}${per}${dec}${disp}${boot?.backend === "cpu" ? " (CPU)" : ""}.`);
       scrubTo(s.frames, s.steps);
       setControls();
       const { run, ...rest } = s;
@@ -335,7 +358,8 @@ function onEvent(type, d) {
       lastPicture = null; // an encoding is no picture to give out
       $("download").disabled = true;
       newRun(null);
-      $("panel-legend").textContent = `Left to right: your image${inverted ? " (inverted: light on dark)" : ""}, its DINO features (first three principal components as RGB), the reconstruction.`;
+      compareHeads(null);
+      $("panel-legend").textContent = `Left to right: your image${inverted ? " (inverted: light on dark)" : ""}, ${s.latent === "vae" ? "its VAE latent's channels" : "its DINO features"} (first three principal components as RGB), the reconstruction.`;
       doneRuns++;
       setStatus("done", `Encoded ${inverted ? "the inverted picture " : ""}into ${s.tokens} tokens × ${s.channels} channels in ${fmtMs(s.ms)} (reconstruction RMS error ${s.reconRMSE.toFixed(1)} of 255).`);
       darkOnLightHint(s.reconRMSE);
@@ -351,6 +375,7 @@ function onEvent(type, d) {
       lastPicture = { id: null, settings: { mode: "interpolate", frames: s.frames } };
       $("download").disabled = false;
       newRun(null);
+      compareHeads(null);
       $("panel-legend").textContent = "The straight line between the two encoded latents, decoded.";
       doneRuns++;
       setStatus("done", `Decoded ${s.frames} interpolated latents in ${fmtMs(s.ms)}.`);
@@ -402,7 +427,8 @@ function legend(s) {
   const pairs = panels.length > 1 && s.layout?.b > 1 ? " (each pair is one image)" : "";
   const grid = s.frames > 0 ? ` · interpolation from seed ${s.seed} to ${s.seedB}` : s.grid > 1 ? ` · seeds ${s.seed}…${s.seed + s.grid - 1}` : "";
   const from = s.mode === "img2img" ? ` · img2img from your encoded picture at strength ${s.strength}` : "";
-  lastLegend = what + pairs + grid + from;
+  const cmp = s.mode === "compare" ? `Left: the SVG latent; right: the VAE latent (${s.twin}); each shows ` : "";
+  lastLegend = cmp + what + (cmp ? "" : pairs) + grid + from;
   $("panel-legend").textContent = lastLegend;
 }
 
@@ -486,6 +512,7 @@ function setControls() {
   $("stop").disabled = !busy;
   $("interp-go").disabled = !ready;
   $("encode-go").disabled = !ready || !model.encoders || !$("file").files?.length;
+  $("grid").disabled = comparing(); // compare mode: one image per model
 }
 
 // ---- start: pick the model, tell the visitor the size, load ----
@@ -534,14 +561,8 @@ async function start() {
 // page with ?model=: a clean start frees the old model's GPU buffers, and the
 // URL says what is shown. The class is dropped: its numbers differ per model.
 async function listModels() {
-  let idx;
-  try {
-    const r = await fetch("models/index.json", { cache: "no-cache" });
-    if (!r.ok) return;
-    idx = await r.json();
-  } catch {
-    return; // a site without the list simply has no picker
-  }
+  const idx = await siteIndex();
+  if (!idx) return; // a site without the list simply has no picker
   const names = Array.isArray(idx?.models) ? idx.models.filter(isModelName).slice(0, 64) : [];
   if (names.length < 2) return;
   const current = params.model && params.model !== "default" ? params.model : isModelName(idx.default) ? idx.default : names[0];
@@ -549,7 +570,11 @@ async function listModels() {
   sel.replaceChildren(...names.map((n) => new Option(n, n)));
   // A model whose card says "preview" (not yet as good as it will be) is labelled so.
   Promise.all(names.map((n) => fetch(`models/${n}/card.json`).then((r) => (r.ok ? r.json() : null)).catch(() => null))).then((cards) => {
-    cards.forEach((c, i) => { if (c?.preview) sel.options[i].text = `${names[i]} (preview)`; });
+    const twins = new Set(idx.twins && typeof idx.twins === "object" ? Object.values(idx.twins) : []);
+    cards.forEach((c, i) => {
+      const tags = [twins.has(names[i]) ? "VAE latent" : "", c?.preview ? "preview" : ""].filter(Boolean);
+      if (tags.length) sel.options[i].text = `${names[i]} (${tags.join(", ")})`;
+    });
   });
   if (!names.includes(current)) sel.append(new Option(current, current));
   sel.value = current;
@@ -562,7 +587,9 @@ async function listModels() {
   });
 }
 
-function onReady() {
+async function onReady() {
+  await findTwin(); // before the URL's settings (compare=1) and the first run
+  encodeCaption();
   const sel = $("class");
   sel.replaceChildren();
   const n = model.numClasses;
@@ -627,6 +654,10 @@ function applyOptions(p) {
     sel.value = p.schedule;
   }
   if (p.view) $("view").value = p.view;
+  if (p.compare !== undefined) {
+    if (p.compare && !twin.name) post("error", { op: "url", option: "compare", message: "compare=1: this model has no VAE-latent twin, so the URL's compare is ignored" });
+    else setCompare(p.compare);
+  }
   if (p.grid !== undefined) {
     const sel = $("grid");
     if (![...sel.options].some((o) => o.value === String(p.grid))) sel.append(new Option(`${p.grid} seeds`, String(p.grid)));
@@ -647,7 +678,8 @@ function options() {
     schedule: $("schedule").value,
     shift: Number($("shift").value),
     view: $("view").value,
-    grid: Number($("grid").value),
+    grid: comparing() ? 1 : Number($("grid").value),
+    compare: comparing(),
   };
 }
 
@@ -655,7 +687,18 @@ function options() {
 async function generate(extra = {}, id = newId()) {
   if (!api || !model) return;
   const o = { ...options(), ...extra };
+  if (o.frames) o.compare = false; // interpolation: the page's model alone
   snippet();
+  if (o.compare) {
+    try {
+      await loadTwin();
+    } catch (e) {
+      const message = `the VAE-latent twin could not be loaded: ${e?.message ?? e}`;
+      setStatus("error", `Error: ${message}`);
+      post("error", { id, op: "generate", option: "compare", message });
+      return;
+    }
+  }
   const r = (pending = { id, run: undefined, ended: false });
   let job;
   try {
@@ -773,6 +816,7 @@ function snippet() {
   for (const [k, v] of Object.entries(o)) u.searchParams.set(k, String(v));
   if (params.model) u.searchParams.set("model", params.model);
   if (params.weights) u.searchParams.set("weights", params.weights);
+  if (comparing()) { u.searchParams.set("compare", "1"); u.searchParams.delete("grid"); }
   u.searchParams.set("autoplay", "1");
   u.searchParams.set("controls", "minimal");
   $("snippet").textContent = `<iframe src="${u.href.replaceAll('"', "%22")}" title="novae: image generation on your GPU" width="512" height="360" style="border:0" loading="lazy"></iframe>`;
@@ -1065,6 +1109,107 @@ $("interp-enc-go").addEventListener("click", () => {
   api?.interpolateEncoded(clamp(Math.round(Number($("frames").value) || 5), LIMITS.frames))
     .catch((e) => setStatus("error", `Error: ${e.message ?? e}`));
 });
+
+// ---- compare mode: the model beside its VAE-latent twin ----
+//
+// models/index.json (scripts/models.sh) names each model's twin:
+// {"twins": {"digits": "digits-vae"}}, the model of the same name with
+// "-vae" shipped beside it. For a model with a twin the switch appears;
+// switched on (or ?compare=1, or a generate command's compare: true), the
+// twin loads like the first model (its weights stream into GPU buffers and
+// are cached by weights.js) and every run samples both with the same class,
+// seed, steps, sampler, guidance and shift, drawn side by side.
+
+const twin = { name: null, url: null, model: null, loading: null, folder: null };
+let indexP = null;
+// siteIndex: models/index.json, fetched once ({default, models, twins}), or null.
+function siteIndex() {
+  indexP ??= fetch("models/index.json", { cache: "no-cache" }).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  return indexP;
+}
+const comparing = () => !!twin.name && $("compare").checked;
+
+// findTwin looks the loaded model's twin up in the site's index.
+async function findTwin() {
+  if (params.weights) return; // a model from elsewhere: no twin known
+  const idx = await siteIndex();
+  const models = Array.isArray(idx?.models) ? idx.models : [];
+  const folder = params.model && params.model !== "default" ? params.model : idx?.default;
+  const t = idx?.twins && typeof idx.twins === "object" ? idx.twins[folder] : undefined;
+  if (!isModelName(folder) || !isModelName(t) || !models.includes(t)) return;
+  Object.assign(twin, { name: t, url: `models/${t}/model.json`, folder });
+  $("compare-row").hidden = false;
+  setControls();
+}
+
+// loadTwin loads the twin once (a failed load is tried again next time).
+function loadTwin() {
+  if (twin.model) return Promise.resolve(twin.model);
+  if (!twin.loading) {
+    setStatus("loading", `Loading the VAE-latent twin “${twin.name}”…`);
+    twin.loading = api.loadTwin(twin.url).then((m) => (twin.model = plain(m)));
+    twin.loading.catch(() => { twin.loading = null; });
+  }
+  return twin.loading;
+}
+
+function setCompare(on) {
+  $("compare").checked = !!on && !!twin.name;
+  $("compare-cap").hidden = !comparing();
+  if (comparing()) compareCaption();
+  setControls();
+  snippet();
+}
+$("compare").addEventListener("change", () => {
+  setCompare($("compare").checked);
+  if (comparing() && model && !busy) generate(); // the switch runs the comparison at once
+});
+
+// compareHeads names the two halves of a compare frame and each one's
+// time per step (ms: {svg, vae, per}); null hides them.
+function compareHeads(ms) {
+  $("compare-heads").hidden = !ms;
+  document.body.classList.toggle("comparing", !!ms);
+  if (!ms) return;
+  const cpu = boot?.backend === "cpu" ? " on the CPU" : "";
+  const t = (v) => (v > 0 ? ` · ${fmtMs(v)} ${ms.per}${cpu}` : "");
+  $("compare-svg").textContent = `SVG latent (${model?.name ?? ""})${t(ms.svg)}`;
+  $("compare-vae").textContent = `VAE latent (${twin.name ?? ""})${t(ms.vae)}`;
+}
+
+// PAPER: the paper's few-step comparison (arXiv 2510.15301, ImageNet 256,
+// 5 sampling steps, gFID without guidance): SVG-XL against SiT-XL on SD-VAE.
+const PAPER = { steps: 5, svg: 12.26, vae: 69.38 };
+
+// compareCaption says what the visitor sees and quotes the paper's figures
+// and ours (each model's eval.json from novae eval, when both are there).
+async function compareCaption() {
+  const cap = $("compare-cap");
+  const seeing = "Left, the SVG model samples in its encoder's semantic features; right, its twin — the same DiT, trained the same way on the latent of a KL autoencoder like Stable Diffusion's VAE — with the same class, seed, steps, sampler, guidance and shift, each shown with its x̂₀ per step and its time per step.";
+  const paper = `The paper's claim is that the semantic latent wins at few steps: SVG-XL at ${PAPER.steps} steps reaches gFID ${PAPER.svg} where SiT-XL on SD-VAE has ${PAPER.vae} (ImageNet 256, lower is better)`;
+  cap.textContent = `${seeing} ${paper}; our figures for this pair are being fetched.`;
+  const get = (n) => fetch(`models/${n}/eval/eval.json`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const [a, b] = await Promise.all([get(twin.folder), get(twin.name)]);
+  cap.textContent = `${seeing} ${paper}; ${oursLine(a, b)}`;
+}
+
+// oursLine quotes novae eval's figures for the pair at the fewest guided
+// steps (4 or more) both measured, or says they are pending.
+export function oursLine(a, b) {
+  const gen = (e) => (Array.isArray(e?.generation) ? e.generation : []);
+  const pick = (e, steps) => gen(e).find((g) => g.steps === steps && g.cfg > 1 && Number.isFinite(g.accuracy) && Number.isFinite(g.fd));
+  const steps = [...new Set(gen(a).map((g) => g.steps))].filter((n) => Number.isInteger(n) && n >= 4).sort((x, y) => x - y)
+    .find((n) => pick(a, n) && pick(b, n));
+  if (steps === undefined) return "our own figures for this pair (novae eval) are pending.";
+  const x = pick(a, steps), y = pick(b, steps);
+  const pct = (v) => `${(100 * v).toFixed(1)}%`;
+  return `ours, measured by novae eval at ${steps} guided steps: class accuracy ${pct(x.accuracy)} (SVG) against ${pct(y.accuracy)} (VAE), Fréchet distance ${x.fd.toFixed(1)} against ${y.fd.toFixed(1)}.`;
+}
+
+// encodeCaption says which latent the encoders make.
+function encodeCaption() {
+  if (model?.latent === "vae") $("encode-cap").textContent = "This model's latent is a KL autoencoder's (like Stable Diffusion's VAE): its encoder maps a picture to a grid of latent channels (shown by their first three principal components as colours), the posterior mean, normalised per channel; the decoder maps it back.";
+}
 
 // ---- offline: the service worker keeps the page, weights.js the weights ----
 

@@ -12,6 +12,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -301,6 +303,62 @@ func TestCompare(t *testing.T) {
 		}
 	})
 
+	// A VAE-latent model on its own: encode goes through its encoder
+	// ([-1,1] pixels, posterior mean, normalised), the reconstruction equals
+	// `novae reconstruct`, and img2img and the line between two encoded
+	// pictures run on its latent.
+	t.Run("vae-encode", func(t *testing.T) {
+		ctx := browser(t, true)
+		if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"?webgpu=1&model=tiny-vae&autoplay=0&steps=2&view=final")); err != nil {
+			t.Fatal(err)
+		}
+		waitReady(t, ctx, long)
+		if m := eval[map[string]any](t, ctx, `window.novaeStats.model`); m["latent"] != "vae" || m["encoders"] != true {
+			t.Fatalf("model info %v: want latent vae with encoders", m)
+		}
+		if cap := eval[string](t, ctx, `document.getElementById("encode-cap").textContent`); !strings.Contains(cap, "KL autoencoder") {
+			t.Errorf("encode caption %q", cap)
+		}
+		dir := t.TempDir()
+		var recon [2][]byte
+		for i, n := range []int{8, 5} {
+			img := filepath.Join(dir, fmt.Sprintf("g%d.png", i))
+			writeGradient(t, img, n)
+			if n != 8 { // the page takes S×S pixels: write this one at 8×8 too, scaled by nearest neighbour
+				_, _, small := pngPixels(t, mustRead(t, img))
+				writeRGBA(t, img, upscaleNearest(small, n, 8), 8)
+			}
+			_, _, px := pngPixels(t, mustRead(t, img))
+			out := filepath.Join(dir, fmt.Sprintf("r%d.png", i))
+			run(t, repoRoot, nil, c.novae, "reconstruct", "-weights", c.vae.manifest, "-out", out, img)
+			_, _, want := pngPixels(t, mustRead(t, out))
+			eval[bool](t, ctx, `(`+viewJS+`.encode(new Uint8Array(`+mustJSON(bytesToInts(px))+`)), true)`)
+			st := waitDone(t, ctx, "document", 1+i, long)
+			p := getPixels(t, ctx, viewJS)
+			if strings.Join(p.Layout.Panels, ",") != "input,pca,recon" || !strings.Contains(st.Text, "16 tokens × 4 channels") {
+				t.Fatalf("encode: panels %v, status %q", p.Layout.Panels, st.Text)
+			}
+			if leg := eval[string](t, ctx, `document.getElementById("panel-legend").textContent`); !strings.Contains(leg, "VAE latent") {
+				t.Errorf("encode legend %q", leg)
+			}
+			recon[i] = p.tile(0, "recon")
+			compare(t, fmt.Sprintf("VAE encode → decode of picture %d vs novae reconstruct", i+1), recon[i], want, maxLevels, meanLevels)
+		}
+		eval[bool](t, ctx, `(document.getElementById("img2img-go").click(), true)`)
+		waitDone(t, ctx, "document", 3, long)
+		if p := getPixels(t, ctx, viewJS); p.Kind != "final" || p.Steps != 2 || p.Layout.B != 1 {
+			t.Errorf("img2img on the VAE latent: kind %s, %d steps, %d images", p.Kind, p.Steps, p.Layout.B)
+		}
+		eval[bool](t, ctx, `(document.getElementById("interp-enc-go").click(), true)`)
+		waitDone(t, ctx, "document", 4, long)
+		p := getPixels(t, ctx, viewJS)
+		if p.Kind != "interp" || p.Layout.B != 5 {
+			t.Fatalf("interpolation of encoded VAE latents: kind %s, %d images", p.Kind, p.Layout.B)
+		}
+		compare(t, "interpolation frame 0 = reconstruction of picture 1", p.tile(0, "x0"), recon[0], maxLevels, meanLevels)
+		compare(t, "last interpolation frame = reconstruction of picture 2", p.tile(4, "x0"), recon[1], maxLevels, meanLevels)
+	})
+
 	t.Run("cpu", func(t *testing.T) {
 		ctx := browser(t, false)
 		if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"?compare=1&autoplay=1&class=1&seed=4&steps=2&cfg=3&shift=0.3&view=both")); err != nil {
@@ -316,4 +374,47 @@ func TestCompare(t *testing.T) {
 			t.Errorf("heads %q: want each side's time labelled as the CPU's", heads)
 		}
 	})
+}
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func bytesToInts(b []byte) []int {
+	out := make([]int, len(b))
+	for i, v := range b {
+		out[i] = int(v)
+	}
+	return out
+}
+
+// upscaleNearest scales an n×n RGBA picture to s×s by nearest neighbour.
+func upscaleNearest(px []byte, n, s int) []byte {
+	out := make([]byte, 0, s*s*4)
+	for y := range s {
+		for x := range s {
+			o := ((y*n/s)*n + x*n/s) * 4
+			out = append(out, px[o:o+4]...)
+		}
+	}
+	return out
+}
+
+func writeRGBA(t testing.TB, path string, px []byte, s int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, s, s))
+	copy(img.Pix, px)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
 }

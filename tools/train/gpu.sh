@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train every phase of a preset (DINO -> residual ViT + decoder -> DiT, then export) on one CUDA GPU in one run of
-# about MINUTES (default 8) minutes, and write what a later CPU session needs into $OUT as at most 8 files of <= 15 MiB.
+# about MINUTES (default 8) minutes, and write what a later CPU run needs into $OUT as at most 8 files of <= 15 MiB.
 #
 #   tools/train/gpu.sh --pack [preset]        here: data/<preset>/ -> data/<preset>_gpu.npz (to take to the GPU
 #                                              machine, which has no registry access; emoji: 43 MiB)

@@ -26,10 +26,10 @@ type Snapshot struct {
 	Path string
 }
 
-var snapshotRE = regexp.MustCompile(`^dit_step(\d+)\.(pt|safetensors)$`)
+var snapshotRE = regexp.MustCompile(`^dit_step(\d+)\.(pt|safetensors|json)$`)
 
-// FindSnapshots lists the snapshots in dir (dit_step<N>.pt or
-// .safetensors), in training order.
+// FindSnapshots lists the snapshots in dir (dit_step<N>.pt, .safetensors,
+// or .json: a sharded novae set's manifest), in training order.
 func FindSnapshots(dir string) ([]Snapshot, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {

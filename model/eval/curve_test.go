@@ -48,13 +48,24 @@ func TestCurve(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// a whole novae model as a sharded set (dit_step50.json + dit_step50-00001.safetensors): its dit.* tensors
+	cfg, err := convert.LoadConfig("testdata/tiny32-vae.json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := convert.Metadata(cfg, nil, nil, nil)
+	if _, err := weights.WriteSharded(dir, "dit_step50", convert.Random(cfg, 3, 0.05), meta, 0); err != nil {
+		t.Fatal(err)
+	}
 	snaps, err := FindSnapshots(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(snaps) != 2 || snaps[0].Step != 200 || snaps[1].Step != 1000 {
-		t.Fatalf("snapshots %+v, want steps 200 then 1000", snaps)
+	if len(snaps) != 3 || snaps[0].Step != 50 || snaps[1].Step != 200 || snaps[2].Step != 1000 {
+		t.Fatalf("snapshots %+v, want steps 50, 200, 1000", snaps)
 	}
+	manifest := snaps[0]
+	snaps = snaps[1:]
 	o := pairOptions(vae, b, ds, c)
 	o.Steps, o.ReconN, o.ProbeTrain, o.GuidedOnly = []int{2}, 0, 0, true
 	pts, real, err := Curve(o, snaps)
@@ -79,6 +90,13 @@ func TestCurve(t *testing.T) {
 	}
 	if real != want.Real {
 		t.Errorf("real reference %+v, Run's %+v", real, want.Real)
+	}
+	mp, _, err := Curve(o, []Snapshot{manifest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := mp[0].Generation[0]; g.FD != w.FD {
+		t.Errorf("the model's sharded set as a snapshot: FD %g, Run %g", g.FD, w.FD)
 	}
 	raw, _ := os.ReadFile(snaps[0].Path)
 	if pts[0].File != "dit_step200.safetensors" || pts[0].SHA256 != sha256Hex(raw) {

@@ -118,20 +118,26 @@ EOF
 	echo "gpu.sh: ${MINUTES} min; ${sets[*]}"
 fi
 
+# A failing phase or export is reported and the rest still runs as far as it can: whatever was trained is packed.
+failed=()
 run_phase() {
 	local ph=$1 script=$2
 	shift 2
 	local t0
 	t0=$(date +%s)
-	"$PY" "$ROOT/tools/train/gpu_run.py" "$ROOT/tools/train/$script" --preset "$PRESET" --data "$DATA" \
-		--runs "$RUNS" --fresh "$@" 2>&1 | tee "$WORK/$ph.log"
-	echo "gpu.sh: phase $ph took $(($(date +%s) - t0)) s"
+	if ! "$PY" "$ROOT/tools/train/gpu_run.py" "$ROOT/tools/train/$script" --preset "$PRESET" --data "$DATA" \
+		--runs "$RUNS" --fresh "$@" 2>&1 | tee "$WORK/$ph.log"; then
+		failed+=("$ph")
+	fi
+	echo "gpu.sh: phase $ph took $(($(date +%s) - t0)) s${failed[*]:+ (failed so far: ${failed[*]})}"
 }
 cd "$ROOT"
+"$PY" -c 'import sys, numpy, torch, PIL; print("gpu.sh: python", sys.version.split()[0], "torch", torch.__version__,
+"cuda", torch.cuda.is_available(), "numpy", numpy.__version__, "PIL", PIL.__version__)'
 run_phase dino train_dino.py "${dino[@]}"
 run_phase ae train_ae.py "${ae[@]}"
 run_phase dit train_dit.py "${dit[@]}"
-"$PY" tools/train/export.py --preset "$PRESET" --runs "$RUNS" --data "$DATA" 2>&1 | tail -n 20
+"$PY" tools/train/export.py --preset "$PRESET" --runs "$RUNS" --data "$DATA" 2>&1 | tail -n 20 || failed+=(export)
 
 # ---- results: slim checkpoints (what later phases, export.py and novae convert need; no optimiser state) +
 # logs, evals and pictures, as one tar split into <= 15 MiB parts, plus a summary ----
@@ -141,10 +147,14 @@ import torch
 src, work, out, preset = sys.argv[1:5]
 stage = os.path.join(work, "stage")
 shutil.rmtree(stage, ignore_errors=True)
+os.makedirs(stage)
 keep = {"dino": ("teacher_backbone",), "ae": ("model",), "dit": ("ema",)}
 summary = {}
 for ph, keys in keep.items():
     d = os.path.join(src, ph)
+    if not os.path.exists(os.path.join(d, "ckpt.pt")):
+        summary[ph] = {"missing": "no checkpoint (phase failed or did not start)"}
+        continue
     os.makedirs(os.path.join(stage, ph))
     ck = torch.load(os.path.join(d, "ckpt.pt"), map_location="cpu", weights_only=False)
     slim = {k: v for k, v in ck.items() if k in keys or not isinstance(v, dict) or k in ("cfg", "args", "dino_cfg", "dit_cfg")}
@@ -155,7 +165,7 @@ for ph, keys in keep.items():
             shutil.copy(os.path.join(d, f), os.path.join(stage, ph, f))
     if os.path.exists(os.path.join(work, ph + ".log")):
         shutil.copy(os.path.join(work, ph + ".log"), os.path.join(stage, ph, "stdout.log"))
-    rows = list(csv.DictReader(open(os.path.join(d, "log.csv"))))
+    rows = list(csv.DictReader(open(os.path.join(d, "log.csv")))) if os.path.exists(os.path.join(d, "log.csv")) else []
     ips = [float(r["img_per_s"]) for r in rows[1:] if r.get("img_per_s")]  # the first row holds start-up
     summary[ph] = {"steps": ck["step"], "img_per_s_median": sorted(ips)[len(ips) // 2] if ips else None,
                    "seconds": float(rows[-1]["time_s"]) if rows else None}
@@ -177,3 +187,7 @@ if len(parts) > 6:
     raise SystemExit(f"gpu.sh: {len(parts)} parts: more than the 8 files the run can return with the log and summary")
 EOF
 echo "gpu.sh: done in $(($(date +%s) - t_start)) s; results in $OUT: $(ls "$OUT" | xargs)"
+if ((${#failed[@]})); then
+	echo "gpu.sh: FAILED: ${failed[*]} (see gpu.log)" >&2
+	exit 1
+fi

@@ -25,7 +25,10 @@ func init() {
 model's own decoder and latent statistics decode its samples, which the independent
 classifier judges as in novae eval (class accuracy; Fréchet distance to held-out
 images in its features) at -steps, guided with the model card's CFG (and unguided
-with -unguided). Every snapshot draws the same seeds and classes.
+with -unguided). Every snapshot draws the same seeds and classes. The snapshots must
+come from the training run whose autoencoder and latent statistics -weights holds
+(a snapshot may also be a novae weights file or a sharded set's manifest named
+dit_step<step>.safetensors / .json: its dit.* tensors).
 
 -twin MODEL with -twin-snapshots DIR does the same for a second model (the
 VAE-latent twin) on the same draws and judge, with -weights' sampler settings. The

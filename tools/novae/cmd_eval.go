@@ -62,7 +62,7 @@ unmodified reference backend (slow: float64, one core).`,
 			data := fs.String("data", "", "prepared data set directory, e.g. data/digits (required)")
 			clf := fs.String("classifier", "", "classifier file (default tools/eval/classifier_<data name>.safetensors if present; \"none\": no classifier)")
 			stepsArg := fs.String("steps", "1,2,4,8,25", "step counts, comma-separated")
-			n := fs.Int("n", 0, "generated images per (steps, cfg) setting (0: 10 per class)")
+			n := fs.Int("n", 0, "generated images per (steps, cfg) setting (0: 10 per class; with -twin at least 200)")
 			cfgScale := fs.Float64("cfg", -1, "guidance scale of the guided runs (-1: the model card's; ≤ 1: unguided runs only)")
 			shift := fs.Float64("shift", 0, "time-grid shift (0: the model card's)")
 			schedule := fs.String("schedule", "", "CFG schedule (empty: the model card's)")
@@ -176,6 +176,9 @@ unmodified reference backend (slow: float64, one core).`,
 				}
 				if *n == 0 {
 					*n = 10 * len(ds.Classes)
+					if tw != nil {
+						*n = max(*n, 200) // the comparison's n ≥ 200 per setting
+					}
 				}
 				opt := eval.Options{Model: em.m, Backend: b, Data: ds, Classifier: c, Steps: steps, N: *n, CFG: d.CFG,
 					Shift: d.Shift, Schedule: sched, Seed: *seed, Batch: *batch, RealN: *realN, ReconN: *reconN,

@@ -115,7 +115,10 @@ func (a *app) openModel(url string) (*model.SVG, *model.GPUSource, map[string]an
 	})
 	defer progress.Release()
 
-	if a.gpu == nil && total > cpuMaxBytes && a.soft.Truthy() {
+	// A model too large for the CPU path brings the passed-over software
+	// adapter into use — only for the page's model: a twin must run where the
+	// model already is.
+	if a.gpu == nil && total > cpuMaxBytes && a.soft.Truthy() && a.m == nil {
 		if err := a.useSoftGPU(); err != nil {
 			return nil, nil, nil, fmt.Errorf("this model is %s, too large for the CPU path, and WebGPU could not be used: %w", mib(total), err)
 		}

@@ -220,12 +220,35 @@ func TestCompare(t *testing.T) {
 		if !strings.Contains(snip, "compare=1") || strings.Contains(snip, "grid=") {
 			t.Errorf("snippet %q", snip)
 		}
+		// Without figures in an eval.json, the caption says ours are pending.
+		line, err := chromedp.Run(ctx, chromedp.Evaluate[string](`import("./app.js").then((m) => m.oursLine(null, {generation: []}))`, chromedp.EvalAwaitPromise))
+		if err != nil || !strings.Contains(line, "pending") {
+			t.Errorf("oursLine without figures: %q, %v", line, err)
+		}
 		// Off again: one model, the grid back.
 		eval[bool](t, ctx, `(document.getElementById("compare").click(), true)`)
 		eval[bool](t, ctx, `(document.getElementById("generate").click(), true)`)
 		waitDone(t, ctx, "document", 2, long)
 		if p := getPixels(t, ctx, viewJS); p.Layout.B != 4 || len(labels(ctx)) != 0 {
 			t.Errorf("compare off: layout %+v labels %v", p.Layout, labels(ctx))
+		}
+	})
+
+	// A second visit takes both models' weights from this browser's storage.
+	t.Run("cached", func(t *testing.T) {
+		ctx := browser(t, true)
+		for visit := range 2 {
+			if err := chromedp.Do(ctx, chromedp.Navigate(c.url+"?webgpu=1&compare=1&autoplay=1&steps=1&view=final")); err != nil {
+				t.Fatal(err)
+			}
+			waitDone(t, ctx, "document", 1, long)
+			src := eval[[]string](t, ctx, `window.novaeStats.twin.sources`)
+			for _, s := range src {
+				if (s == "network") != (visit == 0) {
+					t.Errorf("visit %d: a shard of the twin came from %q", visit+1, s)
+				}
+			}
+			t.Logf("visit %d: the twin's shards from %v", visit+1, src)
 		}
 	})
 

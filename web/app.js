@@ -1185,7 +1185,7 @@ const PAPER = { steps: 5, svg: 12.26, vae: 69.38 };
 // and ours (each model's eval.json from novae eval, when both are there).
 async function compareCaption() {
   const cap = $("compare-cap");
-  const seeing = "Left, the SVG model samples in its encoder's semantic features; right, its twin — the same DiT, trained the same way on the latent of a KL autoencoder like Stable Diffusion's VAE — with the same class, seed, steps, sampler, guidance and shift, each shown with its x̂₀ per step and its time per step.";
+  const seeing = "Left, the SVG model samples in its encoder's semantic features; right, its twin — the same DiT, trained the same way on the latent of a KL autoencoder like Stable Diffusion's VAE — with the same class, seed, steps, sampler, guidance and shift, each drawn step by step with its own time per step.";
   const paper = `The paper's claim is that the semantic latent wins at few steps: SVG-XL at ${PAPER.steps} steps reaches gFID ${PAPER.svg} where SiT-XL on SD-VAE has ${PAPER.vae} (ImageNet 256, lower is better)`;
   cap.textContent = `${seeing} ${paper}; our figures for this pair are being fetched.`;
   const get = (n) => fetch(`models/${n}/eval/eval.json`).then((r) => (r.ok ? r.json() : null)).catch(() => null);

@@ -162,7 +162,8 @@ for ph, keys in keep.items():
     torch.save(slim, os.path.join(stage, ph, "ckpt.pt"))
     for f in os.listdir(d):
         if f != "ckpt.pt" and not f.startswith("latents_train"):
-            shutil.copy(os.path.join(d, f), os.path.join(stage, ph, f))
+            p = os.path.join(d, f)  # a folder too: train_dit.py --snapshot-every writes snapshots/
+            (shutil.copytree if os.path.isdir(p) else shutil.copy)(p, os.path.join(stage, ph, f))
     if os.path.exists(os.path.join(work, ph + ".log")):
         shutil.copy(os.path.join(work, ph + ".log"), os.path.join(stage, ph, "stdout.log"))
     rows = list(csv.DictReader(open(os.path.join(d, "log.csv")))) if os.path.exists(os.path.join(d, "log.csv")) else []

@@ -131,22 +131,9 @@ example (the README's convergence figure):
 					return fmt.Errorf("%w (the curve needs the independent classifier; -classifier FILE)", err)
 				}
 				cfg := ms[0].em.cfg
-				d := cfg.Defaults
-				if d.Steps == 0 {
-					d = model.OfficialDefaults
-				}
-				if *cfgScale >= 0 {
-					d.CFG = *cfgScale
-				}
-				if *shift != 0 {
-					d.Shift = *shift
-				}
-				if *schedule != "" {
-					d.Schedule = *schedule
-				}
-				sched, err := model.ParseSchedule(d.Schedule)
+				d, sched, err := samplerSettings(cfg.Defaults, *cfgScale, *shift, *schedule)
 				if err != nil {
-					return usagef("%v", err)
+					return err
 				}
 				res := curveResult{Format: "novae-curve/1", Date: time.Now().UTC().Format(time.RFC3339), Plot: filepath.Base(*pngPath)}
 				res.Settings = curveSettings{Data: *data, Seed: *seed, N: *n, Steps: steps, CFG: d.CFG, Unguided: *unguided || d.CFG <= 1,

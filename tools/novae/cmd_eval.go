@@ -157,22 +157,9 @@ unmodified reference backend (slow: float64, one core).`,
 						return err
 					}
 				}
-				d := cfg.Defaults
-				if d.Steps == 0 {
-					d = model.OfficialDefaults
-				}
-				if *cfgScale >= 0 {
-					d.CFG = *cfgScale
-				}
-				if *shift != 0 {
-					d.Shift = *shift
-				}
-				if *schedule != "" {
-					d.Schedule = *schedule
-				}
-				sched, err := model.ParseSchedule(d.Schedule)
+				d, sched, err := samplerSettings(cfg.Defaults, *cfgScale, *shift, *schedule)
 				if err != nil {
-					return usagef("%v", err)
+					return err
 				}
 				if *n == 0 {
 					*n = 10 * len(ds.Classes)

@@ -44,29 +44,16 @@ Defaults come from the model card (steps, cfg, shift, schedule). Schedules: ` + 
 				}
 				defer f.Close()
 				cfg := m.Cfg
-				d := cfg.Defaults
-				if d.Steps == 0 {
-					d = model.OfficialDefaults
-				}
-				opt := model.SampleOptions{Seed: *seed, Steps: d.Steps, CFG: d.CFG, Shift: d.Shift, Heun: *sampler == "heun"}
 				if *sampler != "euler" && *sampler != "heun" {
 					return usagef("-sampler must be euler or heun, not %q", *sampler)
 				}
+				d, sched, err := samplerSettings(cfg.Defaults, *cfgScale, *shift, *schedule)
+				if err != nil {
+					return err
+				}
+				opt := model.SampleOptions{Seed: *seed, Steps: d.Steps, CFG: d.CFG, Shift: d.Shift, Schedule: sched, Heun: *sampler == "heun"}
 				if *steps != 0 {
 					opt.Steps = *steps
-				}
-				if *cfgScale >= 0 {
-					opt.CFG = *cfgScale
-				}
-				if *shift != 0 {
-					opt.Shift = *shift
-				}
-				sched := d.Schedule
-				if *schedule != "" {
-					sched = *schedule
-				}
-				if opt.Schedule, err = model.ParseSchedule(sched); err != nil {
-					return usagef("%v", err)
 				}
 				classes, err := parseClasses(*class, cfg)
 				if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 
+	"novae/model"
 	"novae/model/convert"
 )
 
@@ -55,4 +56,27 @@ func noArgs(args []string) error {
 		return usagef("unexpected arguments: %v", args)
 	}
 	return nil
+}
+
+// samplerSettings is a model card's sampler defaults (the official ones where
+// the card has none) with the -cfg, -shift and -schedule flags that override
+// them: cfgScale < 0, shift 0 and schedule "" keep the card's value.
+func samplerSettings(d model.SampleDefaults, cfgScale, shift float64, schedule string) (model.SampleDefaults, model.Schedule, error) {
+	if d.Steps == 0 {
+		d = model.OfficialDefaults
+	}
+	if cfgScale >= 0 {
+		d.CFG = cfgScale
+	}
+	if shift != 0 {
+		d.Shift = shift
+	}
+	if schedule != "" {
+		d.Schedule = schedule
+	}
+	sched, err := model.ParseSchedule(d.Schedule)
+	if err != nil {
+		return d, sched, usagef("%v", err)
+	}
+	return d, sched, nil
 }

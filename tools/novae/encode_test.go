@@ -15,7 +15,6 @@ import (
 	"testing"
 
 	"novae/model/weights"
-	"novae/shaders/ref"
 )
 
 // fixtureImages writes the autoencoder fixture's two input images as 16-bit
@@ -147,22 +146,7 @@ func checkLatentFile(t *testing.T, path, w string) {
 // grid of the two fixture images (one row) and PyTorch's decoded images.
 func levelsFromPyTorch(t *testing.T, img *image.RGBA) int {
 	t.Helper()
-	const N, S = 2, 8
-	want := make([]byte, N*S*S*4)
-	ref.ToRGBA8(want, tensor(t, td+"ae_tiny_io.safetensors", "decoded"), N, S, S)
-	if img.Rect.Dx() != N*S || img.Rect.Dy() != S {
-		t.Fatalf("grid %v, want %d×%d", img.Rect, N*S, S)
-	}
-	worst := 0
-	for i := range N {
-		for y := range S {
-			for x := range S * 4 {
-				d := int(img.Pix[y*img.Stride+i*S*4+x]) - int(want[(i*S+y)*S*4+x])
-				worst = max(worst, d, -d)
-			}
-		}
-	}
-	return worst
+	return levelsFrom(t, img, tensor(t, td+"ae_tiny_io.safetensors", "decoded"), 2, 8)
 }
 
 // TestReconstructLatentRefused: latents that do not fit the weights, files

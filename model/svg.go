@@ -311,6 +311,27 @@ func (m *SVG) Decode(b Backend, z Tensor, B int) Tensor {
 	return img
 }
 
+// normalise maps token-major latents of C channels, in place, into the
+// space the DiT was trained in: (z − mean)/std per channel, with the
+// training set's statistics (nothing to do for a model without them).
+func (m *SVG) normalise(b Backend, lat []float32, C int) error {
+	if m.Mean == nil {
+		return nil
+	}
+	mean, err := b.Read(m.Mean)
+	if err != nil {
+		return err
+	}
+	std, err := b.Read(m.Std)
+	if err != nil {
+		return err
+	}
+	for i := range lat {
+		lat[i] = (lat[i] - mean[i%C]) / std[i%C]
+	}
+	return nil
+}
+
 // decode is Decode for a batch that fits.
 func (m *SVG) decode(b Backend, z Tensor, B int) Tensor {
 	c := m.Cfg
@@ -383,19 +404,8 @@ func (m *SVG) Encode(b Backend, img Tensor, B int) (Tensor, error) {
 		lat = append(lat, dv[r*Cd:(r+1)*Cd]...)
 		lat = append(lat, rv[r*Cr:(r+1)*Cr]...)
 	}
-	if m.Mean != nil {
-		mean, err := b.Read(m.Mean)
-		if err != nil {
-			return nil, err
-		}
-		std, err := b.Read(m.Std)
-		if err != nil {
-			return nil, err
-		}
-		C := Cd + Cr
-		for i := range lat {
-			lat[i] = (lat[i] - mean[i%C]) / std[i%C]
-		}
+	if err := m.normalise(b, lat, Cd+Cr); err != nil {
+		return nil, err
 	}
 	return b.Upload(lat, B, T, Cd+Cr), nil
 }

@@ -264,18 +264,8 @@ func (m *SVG) encodeVAE(b Backend, img Tensor, B int) (Tensor, error) {
 			}
 		}
 	}
-	if m.Mean != nil {
-		mean, err := b.Read(m.Mean)
-		if err != nil {
-			return nil, err
-		}
-		std, err := b.Read(m.Std)
-		if err != nil {
-			return nil, err
-		}
-		for i := range lat {
-			lat[i] = (lat[i] - mean[i%E]) / std[i%E]
-		}
+	if err := m.normalise(b, lat, E); err != nil {
+		return nil, err
 	}
 	return b.Upload(lat, B, T, E), nil
 }

@@ -126,6 +126,17 @@ func DefaultPeriods(hd int) []float32 {
 // Forward encodes ImageNet-normalised images [B,3,H,W] into the final-norm
 // patch tokens [B,(H/p)·(W/p),Dim] (x_norm_patchtokens).
 func (m *Dino) Forward(b Backend, img Tensor, B, H, W int) Tensor {
+	out, _ := m.forward(b, img, B, H, W, false)
+	return out
+}
+
+// ForwardClass is Forward plus the final-norm class token [B,Dim]
+// (x_norm_clstoken): the image-level feature DINO's linear probes read.
+func (m *Dino) ForwardClass(b Backend, img Tensor, B, H, W int) (patches, cls Tensor) {
+	return m.forward(b, img, B, H, W, true)
+}
+
+func (m *Dino) forward(b Backend, img Tensor, B, H, W int, withCls bool) (Tensor, Tensor) {
 	c := m.Cfg
 	D, NH := c.Dim, c.Heads
 	HD := D / NH
@@ -169,6 +180,13 @@ func (m *Dino) Forward(b Backend, img Tensor, B, H, W int) Tensor {
 	for i := range B {
 		b.CopyRegion(out, i*Np*D, n, (i*T+pre)*D, Np*D)
 	}
+	var cls Tensor
+	if withCls {
+		cls = b.Alloc(B, D)
+		for i := range B {
+			b.CopyRegion(cls, i*D, n, i*T*D, D)
+		}
+	}
 	b.Free(x, n, qkv, att, h1, h2)
-	return out
+	return out, cls
 }

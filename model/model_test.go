@@ -269,6 +269,18 @@ func TestAutoencoderParity(t *testing.T) {
 				t.Fatal(err)
 			}
 			near(t, "dino x_norm_patchtokens", d, io.get(t, "dino"), 1e-3)
+			pt, ct := dino.ForwardClass(b, x, B, S, S)
+			d2, err := b.Read(pt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			near(t, "dino x_norm_patchtokens (ForwardClass)", d2, io.get(t, "dino"), 1e-3)
+			c, err := b.Read(ct)
+			if err != nil {
+				t.Fatal(err)
+			}
+			near(t, "dino x_norm_clstoken", c, openFixture(t, "ae_tiny_cls.safetensors").get(t, "cls"), 1e-3)
+			b.Free(pt, ct)
 			r, err := b.Read(res.Forward(b, x, B))
 			if err != nil {
 				t.Fatal(err)

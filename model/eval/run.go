@@ -111,12 +111,26 @@ type Reconstruction struct {
 	Note         string   `json:"note"`
 }
 
-// Probes are the linear probes on held-out images.
+// Probes are the linear probes on held-out images, and kNN beside them.
+// The class-token probes and kNN are absent from eval.json files written
+// before they were measured.
 type Probes struct {
-	Dino     ProbeResult `json:"dino"`
-	Residual ProbeResult `json:"residual"`
-	Pixels   ProbeResult `json:"pixels"`
-	Note     string      `json:"note"`
+	Dino      ProbeResult  `json:"dino"` // mean-pooled patch tokens: the SVG latent's part
+	DinoClass *ProbeResult `json:"dino_class_token,omitempty"`
+	DinoBoth  *ProbeResult `json:"dino_class_and_patches,omitempty"`
+	Residual  ProbeResult  `json:"residual"`
+	Pixels    ProbeResult  `json:"pixels"`
+	KNN       *KNNScores   `json:"knn,omitempty"`
+	Note      string       `json:"note"`
+}
+
+// KNNScores are held-out kNN accuracies (KNN) of the probes' features.
+type KNNScores struct {
+	K         int     `json:"k"`
+	Temp      float64 `json:"temperature"`
+	DinoClass float64 `json:"dino_class_token"`
+	Dino      float64 `json:"dino"`
+	Pixels    float64 `json:"pixels"`
 }
 
 // Timing is wall time per phase.
@@ -226,8 +240,8 @@ func Run(o Options) (*Report, error) {
 		r.FeatureSpace = fmt.Sprintf("mean-pooled patch tokens (%d-d) of the evaluated model's own frozen DINO encoder: NOT independent of the model",
 			o.Model.Dino.Cfg.Dim)
 		feats = func(im Images) ([]float32, int, error) {
-			d, _, err := o.encodePooled(im, false)
-			return d, o.Model.Dino.Cfg.Dim, err
+			f, err := o.encodePooled(im, false)
+			return f.dino, o.Model.Dino.Cfg.Dim, err
 		}
 	}
 
@@ -324,8 +338,10 @@ func Run(o Options) (*Report, error) {
 		}
 		r.Probe = p
 		r.Timing.Probe = time.Since(tp).Seconds()
-		o.logf("linear probes (%d train / %d held-out): DINO %.4f, residual %.4f, pixels %.4f (%.1fs)\n",
-			p.Dino.TrainN, p.Dino.TestN, p.Dino.TestAcc, p.Residual.TestAcc, p.Pixels.TestAcc, r.Timing.Probe)
+		o.logf("linear probes (%d train / %d held-out): DINO patches %.4f, class token %.4f, both %.4f, residual %.4f, pixels %.4f; "+
+			"kNN: class token %.4f, patches %.4f, pixels %.4f (%.1fs)\n",
+			p.Dino.TrainN, p.Dino.TestN, p.Dino.TestAcc, p.DinoClass.TestAcc, p.DinoBoth.TestAcc, p.Residual.TestAcc, p.Pixels.TestAcc,
+			p.KNN.DinoClass, p.KNN.Dino, p.KNN.Pixels, r.Timing.Probe)
 	}
 	r.Timing.Total = time.Since(t0).Seconds()
 	return r, nil
@@ -417,15 +433,20 @@ func (o *Options) grid(im Images, steps int, w float64, K int) Grid {
 	return Grid{Steps: steps, CFG: w, Rows: K, Cols: cols, Images: im.Select(idx)}
 }
 
+// pooled are an image batch's frozen-encoder features, [N,dim] each.
+type pooled struct {
+	dino, cls, resid []float32 // mean-pooled patch tokens, class token, mean-pooled raw residual
+}
+
 // encodePooled runs the frozen DINO encoder (and, with res, the residual
-// ViT) on images and mean-pools their patch tokens: [N,Cd] (and [N,Cr],
-// the raw residual features before the batch alignment).
-func (o *Options) encodePooled(im Images, res bool) ([]float32, []float32, error) {
+// ViT) on images: its class token and its patch tokens mean-pooled, [N,Cd]
+// each (and [N,Cr], the raw residual features before the batch alignment).
+func (o *Options) encodePooled(im Images, res bool) (pooled, error) {
 	m, b := o.Model, o.Backend
 	S := m.EncoderImage()
-	Cd := m.Dino.Cfg.Dim
 	Cr := m.Residual.Cfg.OutDim
-	var dino, resid []float32
+	Cd := m.Dino.Cfg.Dim
+	var f pooled
 	bs := o.ReconBatch
 	for start := 0; start < im.N; start += bs {
 		n := min(bs, im.N-start)
@@ -434,25 +455,31 @@ func (o *Options) encodePooled(im Images, res bool) ([]float32, []float32, error
 			idx[i] = start + i
 		}
 		x := b.Upload(im.Select(idx).ImageNetNCHW(), n, 3, S, S)
-		dt := m.Dino.Forward(b, x, n, S, S)
+		dt, ct := m.Dino.ForwardClass(b, x, n, S, S)
 		dv, err := b.Read(dt)
-		b.Free(dt)
-		if err != nil {
-			return nil, nil, err
+		if err == nil {
+			var cv []float32
+			if cv, err = b.Read(ct); err == nil {
+				f.cls = append(f.cls, cv...)
+			}
 		}
-		dino = append(dino, meanPool(dv, n, Cd)...)
+		b.Free(dt, ct)
+		if err != nil {
+			return f, err
+		}
+		f.dino = append(f.dino, meanPool(dv, n, Cd)...)
 		if res {
 			rt := m.Residual.Forward(b, x, n)
 			rv, err := b.Read(rt)
 			b.Free(rt)
 			if err != nil {
-				return nil, nil, err
+				return f, err
 			}
-			resid = append(resid, meanPool(rv, n, Cr)...)
+			f.resid = append(f.resid, meanPool(rv, n, Cr)...)
 		}
 		b.Free(x)
 	}
-	return dino, resid, nil
+	return f, nil
 }
 
 // meanPool averages [n,T,C] over T.
@@ -575,28 +602,50 @@ func (o *Options) probes() (*Probes, error) {
 	K := len(d.Classes)
 	train := d.Train.Subset(Sample(d.Train.N, o.ProbeTrain, o.Seed+4))
 	test := d.Test.Subset(Sample(d.Test.N, o.ProbeTest, o.Seed+5))
-	dtr, rtr, err := o.encodePooled(train.Images, true)
+	ftr, err := o.encodePooled(train.Images, true)
 	if err != nil {
 		return nil, err
 	}
-	dte, rte, err := o.encodePooled(test.Images, true)
+	fte, err := o.encodePooled(test.Images, true)
 	if err != nil {
 		return nil, err
 	}
 	po := ProbeOptions{Workers: o.Workers}
+	ko := KNNOptions{Workers: o.Workers}
 	Cd, Cr := o.Model.Dino.Cfg.Dim, o.Model.Residual.Cfg.OutDim
-	p := &Probes{}
-	p.Dino = LinearProbe(dtr, train.Labels, dte, test.Labels, Cd, K, po)
-	p.Residual = LinearProbe(rtr, train.Labels, rte, test.Labels, Cr, K, po)
 	ptr, dim, f := pixelFeatures(train.Images)
 	pte, _, _ := pixelFeatures(test.Images)
+	btr, bte := concatRows(ftr.cls, ftr.dino, Cd, Cd), concatRows(fte.cls, fte.dino, Cd, Cd)
+	p := &Probes{}
+	p.Dino = LinearProbe(ftr.dino, train.Labels, fte.dino, test.Labels, Cd, K, po)
+	cls := LinearProbe(ftr.cls, train.Labels, fte.cls, test.Labels, Cd, K, po)
+	both := LinearProbe(btr, train.Labels, bte, test.Labels, 2*Cd, K, po)
+	p.DinoClass, p.DinoBoth = &cls, &both
+	p.Residual = LinearProbe(ftr.resid, train.Labels, fte.resid, test.Labels, Cr, K, po)
 	p.Pixels = LinearProbe(ptr, train.Labels, pte, test.Labels, dim, K, po)
+	p.KNN = &KNNScores{K: 20, Temp: 0.07,
+		DinoClass: KNN(ftr.cls, train.Labels, fte.cls, test.Labels, Cd, K, ko),
+		Dino:      KNN(ftr.dino, train.Labels, fte.dino, test.Labels, Cd, K, ko),
+		Pixels:    KNN(ptr, train.Labels, pte, test.Labels, dim, K, ko)}
 	p.Note = fmt.Sprintf("multinomial logistic regression (L-BFGS ≤ 300 iterations, L2 λ = 1/N_train as scikit-learn's C=1, standardised features), "+
-		"trained on %d random %s train images, scored on %d held-out images; dino: the frozen encoder's final-norm patch tokens mean-pooled (%d-d); "+
-		"residual: the residual ViT's raw output mean-pooled (%d-d, before the batch alignment, which is affine); "+
-		"pixels: the image in [0,1], %d×%d area-averaged, %d channel(s) (%d-d)",
-		train.N, d.Name, test.N, Cd, Cr, train.H/f, train.W/f, train.C, dim)
+		"trained on %d random %s train images, scored on %d held-out images; dino: the frozen encoder's final-norm patch tokens mean-pooled (%d-d), "+
+		"what the SVG latent is made of; dino_class_token: its final-norm class token (%d-d); dino_class_and_patches: the two concatenated "+
+		"(%d-d, DINOv2's linear evaluation); residual: the residual ViT's raw output mean-pooled (%d-d, before the batch alignment, which is affine); "+
+		"pixels: the image in [0,1], %d×%d area-averaged, %d channel(s) (%d-d); knn: DINO's weighted cosine kNN (k = 20, T = 0.07) with the same "+
+		"train images as its memory",
+		train.N, d.Name, test.N, Cd, Cd, 2*Cd, Cr, train.H/f, train.W/f, train.C, dim)
 	return p, nil
+}
+
+// concatRows joins [n,da] and [n,db] row by row into [n,da+db].
+func concatRows(a, b []float32, da, db int) []float32 {
+	n := len(a) / da
+	out := make([]float32, 0, n*(da+db))
+	for i := range n {
+		out = append(out, a[i*da:(i+1)*da]...)
+		out = append(out, b[i*db:(i+1)*db]...)
+	}
+	return out
 }
 
 // pixelFeatures: pixels in [0,1], area-averaged by the smallest power of

@@ -77,6 +77,13 @@ func TestRunTiny(t *testing.T) {
 		if p.Pixels.TestAcc < 0.9 {
 			t.Errorf("pixel probe on synthetic data: %.3f", p.Pixels.TestAcc)
 		}
+		if p.DinoClass == nil || p.DinoClass.Dim != 32 || p.DinoBoth == nil || p.DinoBoth.Dim != 64 || p.DinoBoth.TestN != 40 {
+			t.Errorf("class-token probes %+v %+v", p.DinoClass, p.DinoBoth)
+		}
+		// kNN of pixels on squares at different places is as easy as the probe.
+		if k := p.KNN; k == nil || k.K != 20 || k.Pixels < 0.9 || k.Dino < 0 || k.DinoClass > 1 {
+			t.Errorf("kNN %+v", k)
+		}
 		if r.Real.HeldoutN != 50 || r.Real.FloorN != 20 || math.IsNaN(r.Real.FDTrainVsHeldout) {
 			t.Errorf("real reference %+v", r.Real)
 		}

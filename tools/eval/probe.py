@@ -10,8 +10,8 @@ T = 0.07, with the same train images as the memory bank.
 
 Features, each probed separately:
   dino_cls     the frozen DINO teacher's final-normed class token (D-d)
-  dino_patch   its final-normed patch tokens mean-pooled (D-d; what SVG's latent is made of, and what
-               `novae eval` probes)
+  dino_patch   its final-normed patch tokens mean-pooled (D-d; what SVG's latent is made of)
+  dino_both    the two concatenated (2D-d; DINOv2's linear evaluation features)
   residual     the residual ViT's raw output mean-pooled (8-d; needs --ae)
   pixels       the image in [0,1], area-averaged to ≤ 1024 dimensions (as `novae eval`)
 
@@ -121,7 +121,9 @@ def encoder_features(vit, ae, x_u8, dev, bf16=True):
                 out["residual"].append(ae.extra_vit(xb).float().mean(-1).cpu())
         out["dino_cls"].append(hn[:, 0].float().cpu())
         out["dino_patch"].append(hn[:, 1 + vit.n_storage_tokens:].float().mean(1).cpu())
-    return {k: torch.cat(v) for k, v in out.items() if v}
+    out = {k: torch.cat(v) for k, v in out.items() if v}
+    out["dino_both"] = torch.cat([out["dino_cls"], out["dino_patch"]], 1)
+    return out
 
 
 def pixel_features(x_u8):

@@ -520,15 +520,25 @@ func evalMarkdown(r *evalResult) string {
 			}
 		}
 		if p := rep.Probe; p != nil {
-			fmt.Fprintf(&sb, "| linear probe, frozen DINO features (%d-d) | %.1f%% |\n", p.Dino.Dim, 100*p.Dino.TestAcc)
+			var kc, kd, kp string // kNN beside the probe, where measured
+			if k := p.KNN; k != nil {
+				kc, kd, kp = fmt.Sprintf(" (kNN %.1f%%)", 100*k.DinoClass), fmt.Sprintf(" (kNN %.1f%%)", 100*k.Dino), fmt.Sprintf(" (kNN %.1f%%)", 100*k.Pixels)
+			}
+			if c := p.DinoClass; c != nil {
+				fmt.Fprintf(&sb, "| linear probe, frozen DINO class token (%d-d) | %.1f%%%s |\n", c.Dim, 100*c.TestAcc, kc)
+			}
+			fmt.Fprintf(&sb, "| linear probe, frozen DINO patch tokens mean-pooled (%d-d) | %.1f%%%s |\n", p.Dino.Dim, 100*p.Dino.TestAcc, kd)
+			if c := p.DinoBoth; c != nil {
+				fmt.Fprintf(&sb, "| linear probe, class token and pooled patches (%d-d) | %.1f%% |\n", c.Dim, 100*c.TestAcc)
+			}
 			fmt.Fprintf(&sb, "| linear probe, residual branch alone (%d-d) | %.1f%% |\n", p.Residual.Dim, 100*p.Residual.TestAcc)
-			fmt.Fprintf(&sb, "| linear probe, raw pixels (%d-d) | %.1f%% |\n", p.Pixels.Dim, 100*p.Pixels.TestAcc)
+			fmt.Fprintf(&sb, "| linear probe, raw pixels (%d-d) | %.1f%%%s |\n", p.Pixels.Dim, 100*p.Pixels.TestAcc, kp)
 		}
 		if rep.ProbeNA != "" {
 			fmt.Fprintf(&sb, "| linear probes | %s |\n", rep.ProbeNA)
 		}
 		if p := rep.Probe; p != nil {
-			fmt.Fprintf(&sb, "\nProbes: logistic regression on mean-pooled features, %d train / %d held-out images.\n", p.Dino.TrainN, p.Dino.TestN)
+			fmt.Fprintf(&sb, "\nProbes: logistic regression on frozen features, %d train / %d held-out images; kNN: weighted cosine, k = 20, T = 0.07, the same train images as memory.\n", p.Dino.TrainN, p.Dino.TestN)
 		}
 	}
 	return sb.String()
@@ -612,6 +622,10 @@ func pairMarkdown(p *pairResult) string {
 	}
 	probe := func(r *evalResult) string {
 		if p := r.Probe; p != nil {
+			if c := p.DinoClass; c != nil {
+				return fmt.Sprintf("%.1f%% class token, %.1f%% pooled patches (frozen DINO, %d-d; raw pixels %.1f%%)",
+					100*c.TestAcc, 100*p.Dino.TestAcc, p.Dino.Dim, 100*p.Pixels.TestAcc)
+			}
 			return fmt.Sprintf("%.1f%% (frozen DINO, %d-d; raw pixels %.1f%%)", 100*p.Dino.TestAcc, p.Dino.Dim, 100*p.Pixels.TestAcc)
 		}
 		if r.ProbeNA != "" {

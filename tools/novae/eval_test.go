@@ -75,6 +75,8 @@ func TestEvalCommand(t *testing.T) {
 		"classifier.test_accuracy_pytorch", "classifier.real_heldout_accuracy_go", "real_reference.fd_train_vs_heldout",
 		"reconstruction.psnr_db", "reconstruction.psnr_dino_only_db", "reconstruction.note",
 		"linear_probe.dino.test_accuracy", "linear_probe.residual.test_accuracy", "linear_probe.pixels.test_accuracy",
+		"linear_probe.dino_class_token.test_accuracy", "linear_probe.dino_class_and_patches.test_accuracy",
+		"linear_probe.knn.dino_class_token", "linear_probe.knn.pixels",
 		"linear_probe.note", "timing_s.total", "timing_s.generation", "markdown"} {
 		get(k)
 	}
@@ -112,7 +114,7 @@ func TestEvalCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []string{"| steps | class accuracy, no CFG | class accuracy, CFG 3 | FD, no CFG | FD, CFG 3 |", "| 1 |", "| 2 |",
-		"| real images |", "reconstruction PSNR", "DINO channels only", "linear probe, frozen DINO features (32-d)",
+		"| real images |", "reconstruction PSNR", "DINO channels only", "linear probe, frozen DINO patch tokens mean-pooled (32-d)", "frozen DINO class token (32-d)", "class token and pooled patches (64-d)",
 		"residual branch alone (8-d)", "raw pixels (1024-d)"} {
 		if !strings.Contains(string(table), s) {
 			t.Errorf("table lacks %q:\n%s", s, table)

@@ -14,6 +14,8 @@ Files (about 100 KB in all):
                            novae convert -quant-convs does (one scale per output channel, max|w|/127 in float32,
                            round half away from zero, clamp to ±127) and dequantized, on the latent of
                            ae_tiny_io.safetensors; decoded_f32 = the same decoder unquantized.
+  ae_tiny_cls.safetensors  cls = the final-normed class token (x_norm_clstoken) of ae_tiny.ckpt's DINO on the image
+                           of ae_tiny_io.safetensors (what novae eval's class-token probe reads)
 The small DiT (hidden 8, 2 heads, depth 1) matches the decoder of ae_tiny.ckpt (72 channels, 4×4 grid), so each
 wrapper converts into a complete model with it.
 """
@@ -86,6 +88,21 @@ def int8_decoder(out, files):
     print(f"decoder, {n} int8 convs: {err:.4g} of the f32 output's scale")
 
 
+def class_token(out, files):
+    io, m = st.load(os.path.join(out, "ae_tiny_io.safetensors"))
+    cfg = json.loads(m["config"])
+    ae = S.SVGAutoencoder(cfg["dino"], cfg["residual_vit"], cfg["decoder"], **cfg["autoencoder"]).eval()
+    sd = torch.load(os.path.join(out, "ae_tiny.ckpt"), map_location="cpu")["state_dict"]
+    ae.load_state_dict({k: v for k, v in sd.items() if not k.startswith("loss.")}, strict=True)
+    f = ae.encoder.forward_features(torch.from_numpy(io["image"]))
+    err = (f["x_norm_patchtokens"] - torch.from_numpy(io["dino"])).abs().max().item()
+    assert err < 1e-5, f"the DINO of ae_tiny.ckpt no longer gives ae_tiny_io's patch tokens ({err})"
+    st.save(os.path.join(out, "ae_tiny_cls.safetensors"), OrderedDict(cls=f["x_norm_clstoken"].contiguous()),
+            {"description": "x_norm_clstoken of ae_tiny.ckpt's DINO on the image of ae_tiny_io.safetensors",
+             "regenerate": REGEN})
+    files.append("ae_tiny_cls.safetensors")
+
+
 def check(out):
     """Every wrapper holds exactly the safetensors copy's tensors."""
     ref, _ = st.load(os.path.join(out, "dit_wrap.safetensors"))
@@ -110,6 +127,7 @@ def main():
     files = []
     wrappers(out, g, files)
     int8_decoder(out, files)
+    class_token(out, files)
     total = 0
     for f in files:
         size = os.path.getsize(os.path.join(out, f))

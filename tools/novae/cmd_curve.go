@@ -41,51 +41,37 @@ example (the README's convergence figure):
       -data data/digits -steps 4,25 -n 200 -out docs/convergence.json`,
 		Flags: func(fs *flag.FlagSet) func([]string, io.Writer) error {
 			weightsPath := fs.String("weights", "", "the model whose decoder and latent statistics decode the snapshots (required)")
+			var j judgeFlags
+			j.add(fs, "4,25")
 			snapDir := fs.String("snapshots", "", "its DiT snapshots, dit_step<step>.pt (required)")
 			twin := fs.String("twin", "", "a second model (the VAE-latent twin), measured on the same draws")
 			twinSnap := fs.String("twin-snapshots", "", "the twin's DiT snapshots (required with -twin)")
-			data := fs.String("data", "", "prepared data set directory, e.g. data/digits (required)")
-			clf := fs.String("classifier", "", "classifier file (default tools/eval/classifier_<data name>.safetensors)")
-			stepsArg := fs.String("steps", "4,25", "sampling step counts, comma-separated")
 			n := fs.Int("n", 200, "generated images per snapshot and setting")
-			cfgScale := fs.Float64("cfg", -1, "guidance scale (-1: -weights' model card's; ≤ 1: unguided only)")
 			unguided := fs.Bool("unguided", false, "also measure the unguided runs (with a guided -cfg)")
-			shift := fs.Float64("shift", 0, "time-grid shift (0: the model card's)")
-			schedule := fs.String("schedule", "", "CFG schedule (empty: the model card's)")
-			seed := fs.Uint64("seed", 0, "seed of the noise and of the image subsets")
-			batch := fs.Int("batch", 50, "images per sampler call")
-			realN := fs.Int("real", 2000, "held-out images the samples are compared with")
 			out := fs.String("out", "curve.json", "JSON results")
 			pngPath := fs.String("png", "", "the plot (default: -out with .png)")
-			cpu := fs.Bool("cpu", false, "pure-Go CPU backend (the default unless WebGPU has a real GPU)")
-			gpu := fs.Bool("gpu", false, "WebGPU backend even on a CPU rasteriser")
-			refB := fs.Bool("ref", false, "the pure-Go reference backend (slow)")
-			quiet := fs.Bool("q", false, "no progress lines")
 			return func(args []string, stdout io.Writer) error {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				if *weightsPath == "" || *snapDir == "" || *data == "" {
+				if *weightsPath == "" || *snapDir == "" || j.data == "" {
 					return usagef("-weights, -snapshots and -data are required")
 				}
 				if (*twin == "") != (*twinSnap == "") {
 					return usagef("-twin and -twin-snapshots go together")
 				}
-				if btoi(*cpu)+btoi(*gpu)+btoi(*refB) > 1 {
-					return usagef("-cpu, -gpu and -ref exclude each other")
-				}
-				steps, err := parseSteps(*stepsArg)
+				steps, err := j.check()
 				if err != nil {
-					return usagef("%v", err)
+					return err
 				}
-				if *n < 2 || *batch < 1 || *realN < 2 {
-					return usagef("-n and -real must be ≥ 2, -batch ≥ 1")
+				if *n < 2 {
+					return usagef("-n must be ≥ 2")
 				}
 				if *pngPath == "" {
 					*pngPath = strings.TrimSuffix(*out, filepath.Ext(*out)) + ".png"
 				}
 				var log io.Writer = os.Stderr
-				if *quiet {
+				if j.quiet {
 					log = nil
 				}
 				start := time.Now()
@@ -105,7 +91,7 @@ example (the README's convergence figure):
 					}
 					ms = append(ms, member{snaps: snaps, dir: p[1]})
 				}
-				b, why, err := evalBackend(*cpu, *gpu, *refB)
+				b, why, err := evalBackend(j.cpu, j.gpu, j.ref)
 				if err != nil {
 					return err
 				}
@@ -118,11 +104,11 @@ example (the README's convergence figure):
 					}
 					defer ms[i].em.wf.Close()
 				}
-				ds, err := eval.LoadDataset(*data)
+				ds, err := eval.LoadDataset(j.data)
 				if err != nil {
 					return err
 				}
-				clfPath := *clf
+				clfPath := j.clf
 				if clfPath == "" {
 					clfPath = filepath.Join("tools", "eval", "classifier_"+ds.Name+".safetensors")
 				}
@@ -131,20 +117,20 @@ example (the README's convergence figure):
 					return fmt.Errorf("%w (the curve needs the independent classifier; -classifier FILE)", err)
 				}
 				cfg := ms[0].em.cfg
-				d, sched, err := samplerSettings(cfg.Defaults, *cfgScale, *shift, *schedule)
+				d, sched, err := samplerSettings(cfg.Defaults, j.cfg, j.shift, j.schedule)
 				if err != nil {
 					return err
 				}
 				res := curveResult{Format: "novae-curve/1", Date: time.Now().UTC().Format(time.RFC3339), Plot: filepath.Base(*pngPath)}
-				res.Settings = curveSettings{Data: *data, Seed: *seed, N: *n, Steps: steps, CFG: d.CFG, Unguided: *unguided || d.CFG <= 1,
-					Shift: d.Shift, Schedule: sched.String(), Sampler: "euler", Batch: *batch, Backend: b.Name(), BackendChoice: why,
+				res.Settings = curveSettings{Data: j.data, Seed: j.seed, N: *n, Steps: steps, CFG: d.CFG, Unguided: *unguided || d.CFG <= 1,
+					Shift: d.Shift, Schedule: sched.String(), Sampler: "euler", Batch: j.batch, Backend: b.Name(), BackendChoice: why,
 					Go: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
 				for _, mb := range ms {
 					if len(mb.snaps) < 5 && log != nil {
 						fmt.Fprintf(log, "note: %s has %d snapshots; the convergence claim wants at least 5 points per model\n", mb.dir, len(mb.snaps))
 					}
 					o := eval.Options{Model: mb.em.m, Backend: b, Data: ds, Classifier: c, Steps: steps, N: *n, CFG: d.CFG,
-						GuidedOnly: !*unguided, Shift: d.Shift, Schedule: sched, Seed: *seed, Batch: *batch, RealN: *realN, Log: log}
+						GuidedOnly: !*unguided, Shift: d.Shift, Schedule: sched, Seed: j.seed, Batch: j.batch, RealN: j.real, Log: log}
 					pts, real, err := eval.Curve(o, mb.snaps)
 					if err != nil {
 						return err

@@ -59,16 +59,9 @@ pure-Go path is faster for these small models. -gpu or -cpu force one; -ref uses
 unmodified reference backend (slow: float64, one core).`,
 		Flags: func(fs *flag.FlagSet) func([]string, io.Writer) error {
 			weightsPath := fs.String("weights", "", "model weights: a novae .safetensors file or a sharded set's model.json (required)")
-			data := fs.String("data", "", "prepared data set directory, e.g. data/digits (required)")
-			clf := fs.String("classifier", "", "classifier file (default tools/eval/classifier_<data name>.safetensors if present; \"none\": no classifier)")
-			stepsArg := fs.String("steps", "1,2,4,8,25", "step counts, comma-separated")
+			var j judgeFlags
+			j.add(fs, "1,2,4,8,25")
 			n := fs.Int("n", 0, "generated images per (steps, cfg) setting (0: 10 per class; with -twin at least 200)")
-			cfgScale := fs.Float64("cfg", -1, "guidance scale of the guided runs (-1: the model card's; ≤ 1: unguided runs only)")
-			shift := fs.Float64("shift", 0, "time-grid shift (0: the model card's)")
-			schedule := fs.String("schedule", "", "CFG schedule (empty: the model card's)")
-			seed := fs.Uint64("seed", 0, "seed of the noise and of the image subsets")
-			batch := fs.Int("batch", 50, "images per sampler call")
-			realN := fs.Int("real", 2000, "held-out images the samples are compared with (Fréchet distance)")
 			reconN := fs.Int("recon", 500, "held-out images for reconstruction PSNR (0: skip)")
 			probeTrain := fs.Int("probe-train", 3000, "train images for the linear probes (0: skip the probes)")
 			probeTest := fs.Int("probe-test", 1000, "held-out images the probes are scored on")
@@ -77,28 +70,21 @@ unmodified reference backend (slow: float64, one core).`,
 			twin := fs.String("twin", "", "a second model (e.g. the VAE-latent twin's model.json) measured beside -weights: same settings, seeds, classes and judge; writes both reports and the comparison to one JSON")
 			md := fs.String("md", "", "also write the Markdown table to this file")
 			noGrids := fs.Bool("no-grids", false, "do not write the PNG grids")
-			cpu := fs.Bool("cpu", false, "pure-Go CPU backend (the default unless WebGPU has a real GPU)")
-			gpu := fs.Bool("gpu", false, "WebGPU backend even on a CPU rasteriser")
-			refB := fs.Bool("ref", false, "the unmodified pure-Go reference backend (model.CPU: float64, one core; slow)")
-			quiet := fs.Bool("q", false, "no progress lines")
 			return func(args []string, stdout io.Writer) error {
 				if err := noArgs(args); err != nil {
 					return err
 				}
-				if *weightsPath == "" || *data == "" {
+				if *weightsPath == "" {
 					return usagef("-weights and -data are required")
 				}
-				if btoi(*cpu)+btoi(*gpu)+btoi(*refB) > 1 {
-					return usagef("-cpu, -gpu and -ref exclude each other")
-				}
-				steps, err := parseSteps(*stepsArg)
+				steps, err := j.check()
 				if err != nil {
-					return usagef("%v", err)
+					return err
 				}
-				if *n < 0 || *batch < 1 || *realN < 2 || *reconN < 0 || *probeTrain < 0 || *probeTest < 1 || *cols < 1 {
-					return usagef("-batch, -probe-test, -cols must be ≥ 1, -real ≥ 2, -n, -recon and -probe-train ≥ 0")
+				if *n < 0 || *reconN < 0 || *probeTrain < 0 || *probeTest < 1 || *cols < 1 {
+					return usagef("-probe-test and -cols must be ≥ 1, -n, -recon and -probe-train ≥ 0")
 				}
-				if *twin != "" && *clf == "none" {
+				if *twin != "" && j.clf == "none" {
 					return usagef("-twin needs a classifier: both models are judged by the same one")
 				}
 				if *out == "" {
@@ -108,7 +94,7 @@ unmodified reference backend (slow: float64, one core).`,
 					}
 				}
 				var log io.Writer = os.Stderr
-				if *quiet {
+				if j.quiet {
 					log = nil
 				}
 				logf := func(format string, a ...any) {
@@ -117,7 +103,7 @@ unmodified reference backend (slow: float64, one core).`,
 					}
 				}
 				start := time.Now()
-				b, why, err := evalBackend(*cpu, *gpu, *refB)
+				b, why, err := evalBackend(j.cpu, j.gpu, j.ref)
 				if err != nil {
 					return err
 				}
@@ -136,12 +122,12 @@ unmodified reference backend (slow: float64, one core).`,
 					defer tw.wf.Close()
 				}
 				cfg := em.cfg
-				ds, err := eval.LoadDataset(*data)
+				ds, err := eval.LoadDataset(j.data)
 				if err != nil {
 					return err
 				}
 				var c *eval.Classifier
-				clfPath := *clf
+				clfPath := j.clf
 				if clfPath == "" {
 					p := filepath.Join("tools", "eval", "classifier_"+ds.Name+".safetensors")
 					if _, err := os.Stat(p); err == nil {
@@ -157,7 +143,7 @@ unmodified reference backend (slow: float64, one core).`,
 						return err
 					}
 				}
-				d, sched, err := samplerSettings(cfg.Defaults, *cfgScale, *shift, *schedule)
+				d, sched, err := samplerSettings(cfg.Defaults, j.cfg, j.shift, j.schedule)
 				if err != nil {
 					return err
 				}
@@ -168,10 +154,10 @@ unmodified reference backend (slow: float64, one core).`,
 					}
 				}
 				opt := eval.Options{Model: em.m, Backend: b, Data: ds, Classifier: c, Steps: steps, N: *n, CFG: d.CFG,
-					Shift: d.Shift, Schedule: sched, Seed: *seed, Batch: *batch, RealN: *realN, ReconN: *reconN,
+					Shift: d.Shift, Schedule: sched, Seed: j.seed, Batch: j.batch, RealN: j.real, ReconN: *reconN,
 					ProbeTrain: *probeTrain, ProbeTest: *probeTest, GridCols: *cols, Log: log}
-				settings := evalSettings{Data: *data, Seed: *seed, N: *n, Steps: steps, CFG: d.CFG, Shift: d.Shift,
-					Schedule: sched.String(), Sampler: "euler", Batch: *batch, Backend: b.Name(), BackendChoice: why,
+				settings := evalSettings{Data: j.data, Seed: j.seed, N: *n, Steps: steps, CFG: d.CFG, Shift: d.Shift,
+					Schedule: sched.String(), Sampler: "euler", Batch: j.batch, Backend: b.Name(), BackendChoice: why,
 					ReconN: *reconN, ProbeTrain: *probeTrain, ProbeTest: *probeTest,
 					Go: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0), CPUs: runtime.NumCPU()}
 				if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {

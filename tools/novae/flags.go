@@ -80,3 +80,49 @@ func samplerSettings(d model.SampleDefaults, cfgScale, shift float64, schedule s
 	}
 	return d, sched, nil
 }
+
+// judgeFlags are the flags of the commands that sample a model and judge the
+// samples against a data set (eval, curve): data and judge, sampler
+// settings, seeds and batch, and the backend.
+type judgeFlags struct {
+	data, clf, steps, schedule string
+	cfg, shift                 float64
+	seed                       uint64
+	batch, real                int
+	cpu, gpu, ref, quiet       bool
+}
+
+// add declares them; steps is the default step list.
+func (j *judgeFlags) add(fs *flag.FlagSet, steps string) {
+	fs.StringVar(&j.data, "data", "", "prepared data set directory, e.g. data/digits (required)")
+	fs.StringVar(&j.clf, "classifier", "", "classifier file (default tools/eval/classifier_<data name>.safetensors; eval also takes \"none\": no classifier, FD in the model's own DINO features)")
+	fs.StringVar(&j.steps, "steps", steps, "sampling step counts, comma-separated")
+	fs.Float64Var(&j.cfg, "cfg", -1, "guidance scale of the guided runs (-1: the model card's; ≤ 1: unguided runs only)")
+	fs.Float64Var(&j.shift, "shift", 0, "time-grid shift (0: the model card's)")
+	fs.StringVar(&j.schedule, "schedule", "", "CFG schedule (empty: the model card's)")
+	fs.Uint64Var(&j.seed, "seed", 0, "seed of the noise and of the image subsets")
+	fs.IntVar(&j.batch, "batch", 50, "images per sampler call")
+	fs.IntVar(&j.real, "real", 2000, "held-out images the samples are compared with (Fréchet distance)")
+	fs.BoolVar(&j.cpu, "cpu", false, "pure-Go CPU backend (the default unless WebGPU has a real GPU)")
+	fs.BoolVar(&j.gpu, "gpu", false, "WebGPU backend even on a CPU rasteriser")
+	fs.BoolVar(&j.ref, "ref", false, "the unmodified pure-Go reference backend (model.CPU: float64, one core; slow)")
+	fs.BoolVar(&j.quiet, "q", false, "no progress lines")
+}
+
+// check validates them and returns the step counts.
+func (j *judgeFlags) check() ([]int, error) {
+	if j.data == "" {
+		return nil, usagef("-data is required")
+	}
+	if btoi(j.cpu)+btoi(j.gpu)+btoi(j.ref) > 1 {
+		return nil, usagef("-cpu, -gpu and -ref exclude each other")
+	}
+	if j.batch < 1 || j.real < 2 {
+		return nil, usagef("-batch must be ≥ 1 and -real ≥ 2")
+	}
+	steps, err := parseSteps(j.steps)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return steps, nil
+}

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Train every phase of a preset (DINO -> residual ViT + decoder -> DiT, then export) on one CUDA GPU in one run of
 # about MINUTES (default 8) minutes, and write what a later CPU run needs into $OUT as at most 8 files of <= 15 MiB.
+# TWIN=1 also trains the VAE-latent twin (VAE -> DiT on its latent, then export --latent vae) in the same run, and
+# keeps 6 EMA snapshots of each DiT for `novae curve` (the paper's comparison; digits fits the file budget).
 #
 #   tools/train/gpu.sh --pack [preset]        here: data/<preset>/ -> data/<preset>_gpu.npz (to take to the GPU
 #                                              machine, which has no registry access; emoji: 43 MiB)
@@ -13,10 +15,11 @@
 # GPU settings (see tools/train/README.md): global batch DINO 512, AE 256, DiT 1024 (BATCH_DINO, BATCH_AE,
 # BATCH_DIT); peak LR scaled with the square root of the batch ratio to the preset's (AdamW); each phase sized by
 # --fit-minutes to its share of MINUTES (DINO 34%, AE 28%, DiT 28%; the rest is start-up, latent encoding and
-# export); bf16 autocast (the scripts' default); tools/train/gpu_run.py adds fused AdamW, foreach EMA, images
+# export; with TWIN=1: DINO 22%, AE 15%, DiT 19%, VAE 15%, DiT on the VAE latent 19%, the VAE and its DiT at the
+# AE's and DiT's batch and LR); bf16 autocast (the scripts' default); tools/train/gpu_run.py adds fused AdamW, foreach EMA, images
 # resident on the GPU (NOVAE_COMPILE=1 adds torch.compile of the DiT).
 # Environment: PYTHON (default python3; here use /usr/bin/python3), OUT (required unless --pack/--unpack),
-# MINUTES (8), DATA (default data/), WORK (scratch dir, default a mktemp dir).
+# MINUTES (8), DATA (default data/), WORK (scratch dir, default a mktemp dir), TWIN (0).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -26,7 +29,7 @@ case "${1:-}" in
 --pack) mode=pack; shift ;;
 --unpack) mode=unpack; SRC=${2:?usage: gpu.sh --unpack DIR [preset]}; shift 2 ;;
 --cpu-smoke) mode=smoke; shift ;;
--h | --help) sed -n '2,21p' "$0"; exit 0 ;;
+-h | --help) sed -n '2,24p' "$0"; exit 0 ;;
 esac
 PRESET=${1:-emoji}
 case "$PRESET" in digits | emoji) ;; *) echo "gpu.sh: unknown preset $PRESET (digits|emoji)" >&2; exit 2 ;; esac
@@ -53,14 +56,18 @@ if [[ $mode == unpack ]]; then
 	RUNS=${RUNS:-$ROOT/runs}
 	mkdir -p "$RUNS/$PRESET"
 	cat "$SRC"/"$PRESET"_gpu.tar.part-* | tar -x -C "$RUNS/$PRESET"
-	echo "gpu.sh: unpacked into $RUNS/$PRESET: $(cd "$RUNS/$PRESET" && ls -d dino ae dit 2>/dev/null | xargs)"
+	echo "gpu.sh: unpacked into $RUNS/$PRESET: $(cd "$RUNS/$PRESET" && ls -d dino ae dit vae dit_vae 2>/dev/null | xargs)"
 	"$PY" "$ROOT/tools/train/export.py" --preset "$PRESET" --runs "$RUNS" --data "${DATA:-$ROOT/data}"
+	if [[ -f $RUNS/$PRESET/dit_vae/ckpt.pt ]]; then
+		"$PY" "$ROOT/tools/train/export.py" --preset "$PRESET" --runs "$RUNS" --data "${DATA:-$ROOT/data}" --latent vae
+	fi
 	exit 0
 fi
 
 : "${OUT:?set OUT to the directory the results go to}"
 mkdir -p "$OUT"
 WORK=${WORK:-$(mktemp -d)}
+mkdir -p "$WORK"
 RUNS=$WORK/runs
 LOG=$OUT/gpu.log
 exec > >(tee -a "$LOG") 2>&1
@@ -87,10 +94,18 @@ EOF
 fi
 
 # ---- per-phase flags ----
+TWIN=${TWIN:-0}
+snap=()
+if [[ $TWIN == 1 ]]; then
+	snap=(--snapshots 6)
+	share=(0.22 0.15 0.19) # dino ae dit; the VAE takes the AE's share, its DiT the DiT's
+else
+	share=(0.34 0.28 0.28)
+fi
 if [[ $mode == smoke ]]; then
 	export NOVAE_DEVICE=cpu
 	common=(--device cpu --threads 1 --limit 64 --steps 3 --batch 8 --log-every 1)
-	dino=("${common[@]}") ae=("${common[@]}") dit=("${common[@]}")
+	dino=("${common[@]}") ae=("${common[@]}") dit=("${common[@]}" "${snap[@]}")
 else
 	MINUTES=${MINUTES:-8}
 	# peak LR: preset LR at the preset batch, times sqrt(GPU batch / preset batch); each script multiplies its
@@ -110,12 +125,13 @@ EOF
 	((${#sets[@]} == 3)) || { echo "gpu.sh: could not compute the learning rates" >&2; exit 1; }
 	fit() { awk -v m="$MINUTES" -v f="$1" 'BEGIN { printf "%.2f", m * f }'; }
 	common=(--device cuda --steps 1000000 --ckpt-every 1000000 --ckpt-minutes 1000 --log-every 50)
-	dino=("${common[@]}" --batch "${BATCH_DINO:-512}" --fit-minutes "$(fit 0.34)" --set "${sets[0]}")
-	ae=("${common[@]}" --batch "${BATCH_AE:-256}" --fit-minutes "$(fit 0.28)" --set "${sets[1]}")
+	dino=("${common[@]}" --batch "${BATCH_DINO:-512}" --fit-minutes "$(fit "${share[0]}")" --set "${sets[0]}")
+	ae=("${common[@]}" --batch "${BATCH_AE:-256}" --fit-minutes "$(fit "${share[1]}")" --set "${sets[1]}")
 	# EMA horizon ~500 steps: a fitted DiT phase is ~1-2k steps, where the preset's 0.9995 would still hold the
 	# early weights
-	dit=("${common[@]}" --batch "${BATCH_DIT:-1024}" --fit-minutes "$(fit 0.28)" --set "${sets[2]}" --set dit.ema=0.998)
-	echo "gpu.sh: ${MINUTES} min; ${sets[*]}"
+	dit=("${common[@]}" --batch "${BATCH_DIT:-1024}" --fit-minutes "$(fit "${share[2]}")" --set "${sets[2]}" --set dit.ema=0.998
+		"${snap[@]}")
+	echo "gpu.sh: ${MINUTES} min; ${sets[*]}; twin $TWIN"
 fi
 
 # A failing phase or export is reported and the rest still runs as far as it can: whatever was trained is packed.
@@ -138,6 +154,13 @@ run_phase dino train_dino.py "${dino[@]}"
 run_phase ae train_ae.py "${ae[@]}"
 run_phase dit train_dit.py "${dit[@]}"
 "$PY" tools/train/export.py --preset "$PRESET" --runs "$RUNS" --data "$DATA" 2>&1 | tail -n 20 || failed+=(export)
+if [[ $TWIN == 1 ]]; then
+	# the twin: same budget, batch and LR as the AE and the DiT (train_vae.py reads the ae preset values)
+	run_phase vae train_vae.py "${ae[@]}"
+	run_phase dit_vae train_dit.py "${dit[@]}" --latent vae
+	"$PY" tools/train/export.py --preset "$PRESET" --runs "$RUNS" --data "$DATA" --latent vae 2>&1 | tail -n 20 ||
+		failed+=(export_vae)
+fi
 
 # ---- results: slim checkpoints (what later phases, export.py and novae convert need; no optimiser state) +
 # logs, evals and pictures, as one tar split into <= 15 MiB parts, plus a summary ----
@@ -148,22 +171,39 @@ src, work, out, preset = sys.argv[1:5]
 stage = os.path.join(work, "stage")
 shutil.rmtree(stage, ignore_errors=True)
 os.makedirs(stage)
-keep = {"dino": ("teacher_backbone",), "ae": ("model",), "dit": ("ema",)}
+keep = {"dino": ("teacher_backbone",), "ae": ("model",), "dit": ("ema",), "vae": ("model",), "dit_vae": ("ema",)}
 summary = {}
+
+
+def holds_tensors(v):
+    if torch.is_tensor(v):
+        return True
+    if isinstance(v, dict):
+        return any(holds_tensors(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(holds_tensors(x) for x in v)
+    return False
+
+
 for ph, keys in keep.items():
     d = os.path.join(src, ph)
     if not os.path.exists(os.path.join(d, "ckpt.pt")):
-        summary[ph] = {"missing": "no checkpoint (phase failed or did not start)"}
+        if ph in ("dino", "ae", "dit") or os.path.isdir(d):
+            summary[ph] = {"missing": "no checkpoint (phase failed or did not start)"}
         continue
     os.makedirs(os.path.join(stage, ph))
     ck = torch.load(os.path.join(d, "ckpt.pt"), map_location="cpu", weights_only=False)
-    slim = {k: v for k, v in ck.items() if k in keys or not isinstance(v, dict) or k in ("cfg", "args", "dino_cfg", "dit_cfg")}
+    slim = {k: v for k, v in ck.items() if k in keys or not holds_tensors(v)}  # configs stay, optimiser state goes
     slim["slim"] = "gpu.sh: no optimiser state; continue this phase with --fresh"
     torch.save(slim, os.path.join(stage, ph, "ckpt.pt"))
     for f in os.listdir(d):
         if f != "ckpt.pt" and not f.startswith("latents_train"):
             p = os.path.join(d, f)  # a folder too: train_dit.py --snapshot-every writes snapshots/
             (shutil.copytree if os.path.isdir(p) else shutil.copy)(p, os.path.join(stage, ph, f))
+    # snapshots travel in float16 (half the bytes; the curve's FD is measured on int8-converted models anyway)
+    for p in glob.glob(os.path.join(stage, ph, "snapshots", "*.pt")):
+        sn = torch.load(p, map_location="cpu")
+        torch.save({"ema": {k: v.half() if v.is_floating_point() else v for k, v in sn["ema"].items()}}, p)
     if os.path.exists(os.path.join(work, ph + ".log")):
         shutil.copy(os.path.join(work, ph + ".log"), os.path.join(stage, ph, "stdout.log"))
     rows = list(csv.DictReader(open(os.path.join(d, "log.csv")))) if os.path.exists(os.path.join(d, "log.csv")) else []
@@ -172,10 +212,11 @@ for ph, keys in keep.items():
                    "seconds": float(rows[-1]["time_s"]) if rows else None}
     if os.path.exists(os.path.join(d, "eval.json")):
         summary[ph]["eval"] = json.load(open(os.path.join(d, "eval.json")))
-if os.path.isdir(os.path.join(src, "export")):
-    os.makedirs(os.path.join(stage, "export"))
-    for f in glob.glob(os.path.join(src, "export", "*.json")) + glob.glob(os.path.join(src, "export", "*.png")):
-        shutil.copy(f, os.path.join(stage, "export"))
+for ex in ("export", "export_vae"):
+    if os.path.isdir(os.path.join(src, ex)):
+        os.makedirs(os.path.join(stage, ex))
+        for f in glob.glob(os.path.join(src, ex, "*.json")) + glob.glob(os.path.join(src, ex, "*.png")):
+            shutil.copy(f, os.path.join(stage, ex))
 tar = os.path.join(work, f"{preset}_gpu.tar")
 subprocess.run(["tar", "-cf", tar, "-C", stage, "."], check=True)
 subprocess.run(["split", "-b", "15M", "-d", "-a", "2", tar, os.path.join(out, f"{preset}_gpu.tar.part-")], check=True)

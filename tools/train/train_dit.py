@@ -124,6 +124,9 @@ def main():
     ap.add_argument("--snapshot-every", type=int, default=0, metavar="N",
                     help="save the EMA DiT every N steps and at the last as <run>/snapshots/dit_step<step>.pt "
                          "(the convergence curve's points; 0: none)")
+    ap.add_argument("--snapshots", type=int, default=0, metavar="K",
+                    help="K snapshots evenly spaced over the run, i.e. --snapshot-every total/K, taken after "
+                         "--fit-minutes has set the step count (for runs whose length is not known in advance)")
     ap.add_argument("--recache", action="store_true", help="re-encode the latent cache")
     ap.add_argument("--latent", choices=["svg", "vae"], default="svg",
                     help="the latent the DiT samples: SVG's (dino + ae phases) or the VAE twin's (vae phase); "
@@ -253,7 +256,8 @@ def main():
         C.ema_update(ema, model, min(d["ema"], (1 + step) / (10 + step)))
         step += 1
         prog.update(step, loss=loss.item(), gnorm=float(gn), lr=lr)
-        if args.snapshot_every > 0 and ctx.main and (step % args.snapshot_every == 0 or step == total):
+        every = args.snapshot_every or (max(1, total // args.snapshots) if args.snapshots > 0 else 0)
+        if every > 0 and ctx.main and (step % every == 0 or step == total):
             save_snapshot(ctx, ema, step)
         stop, do_ck = prog.decide(step)
         if do_ck:

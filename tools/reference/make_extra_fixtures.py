@@ -64,12 +64,18 @@ def wrappers(out, g, files):
     files += ["dit_wrap_top.pt", "dit_wrap_model.pt", "dit_wrap_module.pt", "dit_wrap.safetensors"]
 
 
-def int8_decoder(out, files):
+def tiny_autoencoder(out):
+    """ae_tiny_io.safetensors' tensors and ae_tiny.ckpt in the twin autoencoder."""
     io, m = st.load(os.path.join(out, "ae_tiny_io.safetensors"))
     cfg = json.loads(m["config"])
     ae = S.SVGAutoencoder(cfg["dino"], cfg["residual_vit"], cfg["decoder"], **cfg["autoencoder"]).eval()
     sd = torch.load(os.path.join(out, "ae_tiny.ckpt"), map_location="cpu")["state_dict"]
     ae.load_state_dict({k: v for k, v in sd.items() if not k.startswith("loss.")}, strict=True)
+    return io, ae
+
+
+def int8_decoder(out, files):
+    io, ae = tiny_autoencoder(out)
     z = S.tokens_to_map(torch.from_numpy(io["latent"]))
     ref = ae.decode(z)
     n = 0
@@ -89,11 +95,7 @@ def int8_decoder(out, files):
 
 
 def class_token(out, files):
-    io, m = st.load(os.path.join(out, "ae_tiny_io.safetensors"))
-    cfg = json.loads(m["config"])
-    ae = S.SVGAutoencoder(cfg["dino"], cfg["residual_vit"], cfg["decoder"], **cfg["autoencoder"]).eval()
-    sd = torch.load(os.path.join(out, "ae_tiny.ckpt"), map_location="cpu")["state_dict"]
-    ae.load_state_dict({k: v for k, v in sd.items() if not k.startswith("loss.")}, strict=True)
+    io, ae = tiny_autoencoder(out)
     f = ae.encoder.forward_features(torch.from_numpy(io["image"]))
     err = (f["x_norm_patchtokens"] - torch.from_numpy(io["dino"])).abs().max().item()
     assert err < 1e-5, f"the DINO of ae_tiny.ckpt no longer gives ae_tiny_io's patch tokens ({err})"

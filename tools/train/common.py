@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools", "reference"))
 sys.path.insert(0, HERE)
 
 from presets import get_preset  # noqa: E402
+from models import save_grid  # noqa: E402
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -321,6 +322,46 @@ def load_ckpt(ctx):
     if ctx.args.fresh or not os.path.exists(p):
         return None
     return torch.load(p, map_location="cpu", weights_only=False)
+
+
+def resume(ctx, opt, **modules):
+    """Loads <run>/ckpt.pt (unless --fresh or absent) into the modules, each from the checkpoint key it is passed
+    under, and into the optimiser. Returns (start step, checkpoint or None)."""
+    ck = load_ckpt(ctx)
+    if ck is None:
+        return 0, None
+    for key, m in modules.items():
+        m.load_state_dict(ck[key])
+    opt.load_state_dict(ck["opt"])
+    ctx.log(f"resumed from step {ck['step']}")
+    return ck["step"], ck
+
+
+def after_step(ctx, prog, step, total, state, before_ckpt=None):
+    """The end of every training step: checkpoint when due (before_ckpt() first, e.g. a quick evaluation) and
+    True when the time budget is spent, so the loop stops (checkpointed; the same command resumes)."""
+    stop, do_ck = prog.decide(step)
+    if do_ck:
+        if before_ckpt is not None:
+            before_ckpt()
+        save_ckpt(ctx, state(step))
+    if stop:
+        ctx.log(f"time budget reached at step {step}/{total}; rerun the same command to resume")
+    return stop
+
+
+def batch_psnr(recon, x):
+    """PSNR (dB) of a batch, recon in [-1,1] (clamped here), x in [0,1]."""
+    return -10 * math.log10(max(1e-10, ((recon.clamp(-1, 1) + 1) / 2 - x).pow(2).mean().item()))
+
+
+def write_recon_eval(ctx, res, step, orig, rec):
+    """An autoencoder phase's held-out results: eval.json and recon.png (top: input, bottom: reconstruction)."""
+    res["step"] = step
+    ctx.log("held-out: " + json.dumps(res))
+    write_json(os.path.join(ctx.run_dir, "eval.json"), res)
+    save_grid(os.path.join(ctx.run_dir, "recon.png"), torch.cat([orig, rec]), nrow=16)
+    ctx.log("wrote", os.path.join(ctx.run_dir, "recon.png"), "(top: input, bottom: reconstruction)")
 
 
 def load_phase(args, preset, phase):

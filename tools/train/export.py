@@ -44,6 +44,17 @@ import svg_modules as S  # noqa: E402
 import vae_modules as V  # noqa: E402
 
 
+def report(out, paths, n, ok, checks):
+    """Prints what was written (dit, autoencoder, stats files; parameters per network) and the checks; exits 1 unless ok."""
+    sizes = dict(zip(("dit", "autoencoder", "stats"), map(os.path.getsize, paths)))
+    print(f"[export] wrote {out}: " + ", ".join(f"{k} {v / 2 ** 20:.1f} MiB" for k, v in sizes.items()))
+    print("[export] params: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in n.items()) +
+          f" (total {sum(n.values()) / 1e6:.2f}M, {sum(n.values()) / 2 ** 20:.1f} MiB at int8)")
+    print(f"[export] {checks}")
+    print(f"[export] {'OK' if ok else 'FAILED'}; next: go run ./tools/novae convert (see tools/train/README.md)")
+    sys.exit(0 if ok else 1)
+
+
 def export_vae(args):
     """The VAE-latent twin in the LDM layouts (see the module docstring), reloaded and checked like the SVG files."""
     out = args.out or os.path.join(args.runs, args.preset, "export_vae")
@@ -100,16 +111,10 @@ def export_vae(args):
                         shift=d["sample_shift"])
         img = vae.decode(S.tokens_to_map(z * st["std"] + st["mean"]))
     ok = bool(torch.isfinite(img).all().item())
-    sizes = {k: os.path.getsize(v) for k, v in (("dit", dit_path), ("autoencoder", ae_path), ("stats", stats_path))}
     n = {"encoder": M.n_params(vae.encoder) + M.n_params(vae.quant_conv),
          "decoder": M.n_params(vae.decoder) + M.n_params(vae.post_quant_conv), "dit": M.n_params(dit)}
-    print(f"[export] wrote {out}: " + ", ".join(f"{k} {v / 2 ** 20:.1f} MiB" for k, v in sizes.items()))
-    print(f"[export] params: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in n.items()) +
-          f" (total {sum(n.values()) / 1e6:.2f}M, {sum(n.values()) / 2 ** 20:.1f} MiB at int8)")
-    print(f"[export] strict reload OK; held-out PSNR (32 imgs, fp32, posterior mean) {psnr:.2f} dB; "
-          f"4-step samples finite: {ok}")
-    print(f"[export] {'OK' if ok else 'FAILED'}; next: go run ./tools/novae convert (see tools/train/README.md)")
-    sys.exit(0 if ok else 1)
+    report(out, (dit_path, ae_path, stats_path), n, ok,
+           f"strict reload OK; held-out PSNR (32 imgs, fp32, posterior mean) {psnr:.2f} dB; 4-step samples finite: {ok}")
 
 
 def main():
@@ -205,16 +210,11 @@ def main():
                         shift=d["sample_shift"])
         img = tw_ae.decode(S.tokens_to_map(S.denormalize(z, st["dinov3_sp_mean"], st["dinov3_sp_std"])))
     ok = torch.isfinite(img).all().item() and dz < 1e-3
-    sizes = {k: os.path.getsize(v) for k, v in (("dit", dit_path), ("autoencoder", ae_path), ("stats", stats_path))}
     n = {"dino": M.n_params(tw_ae.encoder), "residual_vit": M.n_params(tw_ae.extra_vit),
          "decoder": M.n_params(tw_ae.decoder), "dit": M.n_params(tw_dit)}
-    print(f"[export] wrote {out}: " + ", ".join(f"{k} {v / 2 ** 20:.1f} MiB" for k, v in sizes.items()))
-    print(f"[export] params: " + ", ".join(f"{k} {v / 1e6:.2f}M" for k, v in n.items()) +
-          f" (total {sum(n.values()) / 1e6:.2f}M, {sum(n.values()) / 2 ** 20:.1f} MiB at int8)")
-    print(f"[export] strict reload OK; twin vs training latent max|diff| {dz:.2e}; held-out PSNR (32 imgs, "
-          f"fp32) {psnr:.2f} dB; 4-step samples finite: {torch.isfinite(img).all().item()}")
-    print(f"[export] {'OK' if ok else 'FAILED'}; next: go run ./tools/novae convert (see tools/train/README.md)")
-    sys.exit(0 if ok else 1)
+    report(out, (dit_path, ae_path, stats_path), n, ok,
+           f"strict reload OK; twin vs training latent max|diff| {dz:.2e}; held-out PSNR (32 imgs, fp32) {psnr:.2f} dB; "
+           f"4-step samples finite: {torch.isfinite(img).all().item()}")
 
 
 if __name__ == "__main__":

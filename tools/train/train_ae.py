@@ -8,8 +8,6 @@ pretrained LPIPS/VGG exists here). No adversarial term.
   /usr/bin/python3 tools/train/train_ae.py --preset digits     # needs runs/digits/dino/ckpt.pt; resumes
   torchrun --nproc_per_node=N tools/train/train_ae.py --preset emoji
 """
-import json
-import math
 import os
 
 import torch
@@ -118,13 +116,7 @@ def main():
     ae = M.AENet(cfg)
     lr_peak = a["lr"] * gbatch / 64
     opt = torch.optim.AdamW(ae.parameters(), lr=lr_peak, betas=(0.9, 0.99), weight_decay=0.0)
-    start = 0
-    ck = C.load_ckpt(ctx)
-    if ck is not None:
-        ae.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        start = ck["step"]
-        ctx.log(f"resumed from step {start}")
+    start, _ = C.resume(ctx, opt, model=ae)
     ae.to(dev)
     net = DDP(ae) if ctx.distributed else ae
     ctx.log(f"residual ViT {M.n_params(ae.extra_vit) / 1e6:.2f}M, decoder {M.n_params(ae.decoder) / 1e6:.2f}M "
@@ -167,24 +159,15 @@ def main():
         gn = torch.nn.utils.clip_grad_norm_(ae.parameters(), a["clip"])
         opt.step()
         step += 1
-        with torch.no_grad():
-            psnr = -10 * math.log10(max(1e-10, ((recon.clamp(-1, 1) + 1) / 2 - x).pow(2).mean().item()))
+        psnr = C.batch_psnr(recon.detach(), x)
         prog.update(step, loss=loss.item(), l1=l1.item(), perc=lp.item(), psnr=psnr, gnorm=float(gn), lr=lr)
-        stop, do_ck = prog.decide(step)
-        if do_ck:
-            C.save_ckpt(ctx, state(step))
-        if stop:
-            ctx.log(f"time budget reached at step {step}/{total}; rerun the same command to resume")
+        if C.after_step(ctx, prog, step, total, state):
             break
 
     if step >= total and ctx.main:
         xte, _ = C.load_split(args.data, cfg["data"]["name"], "test")
         res, (orig, rec) = evaluate(ctx, vit, ae, xte)
-        res["step"] = step
-        ctx.log("held-out: " + json.dumps(res))
-        C.write_json(os.path.join(ctx.run_dir, "eval.json"), res)
-        M.save_grid(os.path.join(ctx.run_dir, "recon.png"), torch.cat([orig, rec]), nrow=16)
-        ctx.log("wrote", os.path.join(ctx.run_dir, "recon.png"), "(top: input, bottom: reconstruction)")
+        C.write_recon_eval(ctx, res, step, orig, rec)
     ctx.barrier()
     ctx.close()
 

@@ -107,14 +107,9 @@ def main():
     center_p = torch.zeros(1, K)
     lr_peak = d["lr"] * gbatch / 256
     opt = torch.optim.AdamW(C.param_groups(student, d["wd"][0]), lr=lr_peak, betas=(0.9, 0.999))
-    start = 0
-    ck = C.load_ckpt(ctx)
+    start, ck = C.resume(ctx, opt, student=student, teacher=teacher)
     if ck is not None:
-        student.load_state_dict(ck["student"])
-        teacher.load_state_dict(ck["teacher"])
-        opt.load_state_dict(ck["opt"])
-        center, center_p, start = ck["center"], ck["center_p"], ck["step"]
-        ctx.log(f"resumed from step {start}")
+        center, center_p = ck["center"], ck["center_p"]
     student.to(dev)
     teacher.to(dev)
     center, center_p = center.to(dev), center_p.to(dev)
@@ -206,14 +201,12 @@ def main():
         step += 1
         prog.update(step, loss=loss.item(), dino=loss_dino.item(), ibot=loss_ibot.item(), t_ent=t_ent,
                     t_sharp=t_sharp, koleo=loss_koleo.item(), gnorm=float(gn), lr=lr)
-        stop, do_ck = prog.decide(step)
-        if do_ck:
+        def quick_knn():
             if ctx.main and step < total:
                 res = knn_eval(ctx, teacher.backbone, probe, n_train=2000, n_test=500)
                 ctx.log(f"step {step} kNN (2000/500 held-out): " + " ".join(f"{k} {v:.3f}" for k, v in res.items()))
-            C.save_ckpt(ctx, state(step))
-        if stop:
-            ctx.log(f"time budget reached at step {step}/{total}; rerun the same command to resume")
+
+        if C.after_step(ctx, prog, step, total, state, quick_knn):
             break
 
     if step >= total and ctx.main:

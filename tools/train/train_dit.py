@@ -202,14 +202,7 @@ def main():
     ema = M.copy_module(model)
     lr_peak = d["lr"] * gbatch / 128
     opt = torch.optim.AdamW(model.parameters(), lr=lr_peak, betas=(0.9, 0.999), weight_decay=0.0)
-    start = 0
-    ck = C.load_ckpt(ctx)
-    if ck is not None:
-        model.load_state_dict(ck["model"])
-        ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["opt"])
-        start = ck["step"]
-        ctx.log(f"resumed from step {start}")
+    start, _ = C.resume(ctx, opt, model=model, ema=ema)
     model.to(dev)
     ema.to(dev).eval()
     net = DDP(model) if ctx.distributed else model
@@ -259,11 +252,7 @@ def main():
         every = args.snapshot_every or (max(1, total // args.snapshots) if args.snapshots > 0 else 0)
         if every > 0 and ctx.main and (step % every == 0 or step == total):
             save_snapshot(ctx, ema, step)
-        stop, do_ck = prog.decide(step)
-        if do_ck:
-            C.save_ckpt(ctx, state(step))
-        if stop:
-            ctx.log(f"time budget reached at step {step}/{total}; rerun the same command to resume")
+        if C.after_step(ctx, prog, step, total, state):
             break
 
     if step >= total and ctx.main:

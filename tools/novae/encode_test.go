@@ -23,9 +23,15 @@ import (
 func fixtureImages(t *testing.T, dir string) []string {
 	t.Helper()
 	img := tensor(t, td+"ae_tiny_io.safetensors", "image") // [2,3,64,64], ImageNet-normalised
-	const N, S = 2, 64
 	mean := [3]float32{0.485, 0.456, 0.406}
 	std := [3]float32{0.229, 0.224, 0.225}
+	return writeImages16(t, dir, "img", img, 2, 64, func(v float32, ch int) float32 { return v*std[ch] + mean[ch] })
+}
+
+// writeImages16 writes the N images of img [N,3,S,S] as 16-bit PNGs
+// dir/<prefix><n>.png; unit maps a value of channel ch into [0,1].
+func writeImages16(t *testing.T, dir, prefix string, img []float32, N, S int, unit func(v float32, ch int) float32) []string {
+	t.Helper()
 	var paths []string
 	for n := range N {
 		m := image.NewNRGBA64(image.Rect(0, 0, S, S))
@@ -33,13 +39,13 @@ func fixtureImages(t *testing.T, dir string) []string {
 			for x := range S {
 				var c [3]uint16
 				for ch := range 3 {
-					v := img[((n*3+ch)*S+y)*S+x]*std[ch] + mean[ch]
+					v := unit(img[((n*3+ch)*S+y)*S+x], ch)
 					c[ch] = uint16(max(0, min(65535, v*65535+0.5)))
 				}
 				m.SetNRGBA64(x, y, color.NRGBA64{c[0], c[1], c[2], 65535})
 			}
 		}
-		p := filepath.Join(dir, fmt.Sprintf("img%d.png", n))
+		p := filepath.Join(dir, fmt.Sprintf("%s%d.png", prefix, n))
 		f, err := os.Create(p)
 		if err != nil {
 			t.Fatal(err)

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,33 +36,7 @@ func convertVAETiny(t *testing.T, extra ...string) string {
 // vaeImages writes the VAE fixture's images ([-1,1], 8×8) as 16-bit PNGs.
 func vaeImages(t *testing.T, dir string) []string {
 	t.Helper()
-	img := tensor(t, vaeIO, "image")
-	const N, S = 2, 8
-	var paths []string
-	for n := range N {
-		m := image.NewNRGBA64(image.Rect(0, 0, S, S))
-		for y := range S {
-			for x := range S {
-				var c [3]uint16
-				for ch := range 3 {
-					v := (img[((n*3+ch)*S+y)*S+x] + 1) / 2
-					c[ch] = uint16(max(0, min(65535, v*65535+0.5)))
-				}
-				m.SetNRGBA64(x, y, color.NRGBA64{c[0], c[1], c[2], 65535})
-			}
-		}
-		p := filepath.Join(dir, fmt.Sprintf("vae%d.png", n))
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, m); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-		paths = append(paths, p)
-	}
-	return paths
+	return writeImages16(t, dir, "vae", tensor(t, vaeIO, "image"), 2, 8, func(v float32, _ int) float32 { return (v + 1) / 2 })
 }
 
 // levelsFrom is the largest difference in 8-bit levels between a one-row

@@ -33,6 +33,12 @@ case "${1:-}" in
 esac
 PRESET=${1:-emoji}
 case "$PRESET" in digits | emoji) ;; *) echo "gpu.sh: unknown preset $PRESET (digits|emoji)" >&2; exit 2 ;; esac
+TWIN=${TWIN:-0}
+if [[ $TWIN == 1 && $PRESET != digits && $mode == gpu ]]; then
+	# emoji's two DiTs alone are 70 MiB in float32, their snapshots 200 MiB more: past the 8 returned files
+	echo "gpu.sh: TWIN=1 fits the returned files for digits only" >&2
+	exit 2
+fi
 
 if [[ $mode == pack ]]; then
 	"$PY" - "${DATA:-$ROOT/data}" "$PRESET" <<'EOF'
@@ -94,7 +100,6 @@ EOF
 fi
 
 # ---- per-phase flags ----
-TWIN=${TWIN:-0}
 snap=()
 if [[ $TWIN == 1 ]]; then
 	snap=(--snapshots 6)

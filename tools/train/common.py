@@ -364,6 +364,27 @@ def write_recon_eval(ctx, res, step, orig, rec):
     ctx.log("wrote", os.path.join(ctx.run_dir, "recon.png"), "(top: input, bottom: reconstruction)")
 
 
+# What later phases, export.py and novae convert read of each finished phase's checkpoint.
+SLIM_KEEP = {"dino": "teacher_backbone", "ae": "model", "vae": "model", "dit": "ema", "dit_vae": "ema"}
+
+
+def holds_tensors(v):
+    if torch.is_tensor(v):
+        return True
+    if isinstance(v, dict):
+        return any(holds_tensors(x) for x in v.values())
+    return isinstance(v, (list, tuple)) and any(holds_tensors(x) for x in v)
+
+
+def slim_checkpoint(ck, phase, note):
+    """A phase's checkpoint without optimiser state or training-only networks: the weights of SLIM_KEEP[phase] and
+    every entry without tensors (configs, step counts). `note` says where it came from; continuing such a phase needs
+    --fresh."""
+    out = {k: v for k, v in ck.items() if k == SLIM_KEEP[phase] or not holds_tensors(v)}
+    out["slim"] = note
+    return out
+
+
 def load_phase(args, preset, phase):
     """The finished checkpoint of an earlier phase (rank-independent)."""
     p = os.path.join(args.runs, preset, phase, "ckpt.pt")

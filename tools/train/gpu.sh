@@ -169,28 +169,17 @@ fi
 
 # ---- results: slim checkpoints (what later phases, export.py and novae convert need; no optimiser state) +
 # logs, evals and pictures, as one tar split into <= 15 MiB parts, plus a summary ----
-"$PY" - "$RUNS/$PRESET" "$WORK" "$OUT" "$PRESET" <<'EOF'
+"$PY" - "$RUNS/$PRESET" "$WORK" "$OUT" "$PRESET" "$ROOT" <<'EOF'
 import csv, glob, json, os, shutil, subprocess, sys
 import torch
-src, work, out, preset = sys.argv[1:5]
+src, work, out, preset, root = sys.argv[1:6]
+sys.path.insert(0, os.path.join(root, "tools", "train"))
+import common as C
 stage = os.path.join(work, "stage")
 shutil.rmtree(stage, ignore_errors=True)
 os.makedirs(stage)
-keep = {"dino": ("teacher_backbone",), "ae": ("model",), "dit": ("ema",), "vae": ("model",), "dit_vae": ("ema",)}
 summary = {}
-
-
-def holds_tensors(v):
-    if torch.is_tensor(v):
-        return True
-    if isinstance(v, dict):
-        return any(holds_tensors(x) for x in v.values())
-    if isinstance(v, (list, tuple)):
-        return any(holds_tensors(x) for x in v)
-    return False
-
-
-for ph, keys in keep.items():
+for ph in C.SLIM_KEEP:
     d = os.path.join(src, ph)
     if not os.path.exists(os.path.join(d, "ckpt.pt")):
         if ph in ("dino", "ae", "dit") or os.path.isdir(d):
@@ -198,9 +187,8 @@ for ph, keys in keep.items():
         continue
     os.makedirs(os.path.join(stage, ph))
     ck = torch.load(os.path.join(d, "ckpt.pt"), map_location="cpu", weights_only=False)
-    slim = {k: v for k, v in ck.items() if k in keys or not holds_tensors(v)}  # configs stay, optimiser state goes
-    slim["slim"] = "gpu.sh: no optimiser state; continue this phase with --fresh"
-    torch.save(slim, os.path.join(stage, ph, "ckpt.pt"))
+    torch.save(C.slim_checkpoint(ck, ph, "gpu.sh: no optimiser state; continue this phase with --fresh"),
+               os.path.join(stage, ph, "ckpt.pt"))
     for f in os.listdir(d):
         if f != "ckpt.pt" and not f.startswith("latents_train"):
             p = os.path.join(d, f)  # a folder too: train_dit.py --snapshot-every writes snapshots/

@@ -56,20 +56,12 @@ carry() {
 	mkdir -p "$CARRY"
 	"$PY" - "$d/ckpt.pt" "$CARRY/$1.pt" "$1" <<'EOF'
 import os, sys, torch
+sys.path.insert(0, "tools/train")
+import common as C
 src, dst, phase = sys.argv[1:4]
-keep = {"dino": "teacher_backbone", "ae": "model", "vae": "model", "dit": "ema", "dit_vae": "ema"}[phase]
-
-def holds_tensors(v):
-    if torch.is_tensor(v):
-        return True
-    if isinstance(v, dict):
-        return any(holds_tensors(x) for x in v.values())
-    return isinstance(v, (list, tuple)) and any(holds_tensors(x) for x in v)
-
 ck = torch.load(src, map_location="cpu", weights_only=False)
-slim = {k: v for k, v in ck.items() if k == keep or not holds_tensors(v)}
-slim["slim"] = "weights only (tools/train/twin.sh carry); continue this phase with --fresh"
-torch.save(slim, dst + ".tmp")
+torch.save(C.slim_checkpoint(ck, phase, "weights only (tools/train/twin.sh carry); continue this phase with --fresh"),
+           dst + ".tmp")
 os.replace(dst + ".tmp", dst)
 print(f"twin.sh: carried {phase} (step {ck['step']}) -> {dst} ({os.path.getsize(dst) / 2**20:.1f} MiB)")
 EOF

@@ -240,7 +240,7 @@ func Run(o Options) (*Report, error) {
 		r.FeatureSpace = fmt.Sprintf("mean-pooled patch tokens (%d-d) of the evaluated model's own frozen DINO encoder: NOT independent of the model",
 			o.Model.Dino.Cfg.Dim)
 		feats = func(im Images) ([]float32, int, error) {
-			f, err := o.encodePooled(im, false)
+			f, err := o.encodePooled(im, false, false)
 			return f.dino, o.Model.Dino.Cfg.Dim, err
 		}
 	}
@@ -439,9 +439,10 @@ type pooled struct {
 }
 
 // encodePooled runs the frozen DINO encoder (and, with res, the residual
-// ViT) on images: its class token and its patch tokens mean-pooled, [N,Cd]
-// each (and [N,Cr], the raw residual features before the batch alignment).
-func (o *Options) encodePooled(im Images, res bool) (pooled, error) {
+// ViT) on images: its patch tokens mean-pooled, [N,Cd], with cls its class
+// token too, [N,Cd] (and [N,Cr], the raw residual features before the batch
+// alignment). Without cls the class token is neither kept nor read back.
+func (o *Options) encodePooled(im Images, res, cls bool) (pooled, error) {
 	m, b := o.Model, o.Backend
 	S := m.EncoderImage()
 	Cr := m.Residual.Cfg.OutDim
@@ -455,15 +456,23 @@ func (o *Options) encodePooled(im Images, res bool) (pooled, error) {
 			idx[i] = start + i
 		}
 		x := b.Upload(im.Select(idx).ImageNetNCHW(), n, 3, S, S)
-		dt, ct := m.Dino.ForwardClass(b, x, n, S, S)
-		dv, err := b.Read(dt)
-		if err == nil {
-			var cv []float32
-			if cv, err = b.Read(ct); err == nil {
-				f.cls = append(f.cls, cv...)
-			}
+		var dt, ct model.Tensor
+		if cls {
+			dt, ct = m.Dino.ForwardClass(b, x, n, S, S)
+		} else {
+			dt = m.Dino.Forward(b, x, n, S, S)
 		}
-		b.Free(dt, ct)
+		dv, err := b.Read(dt)
+		if cls {
+			if err == nil {
+				var cv []float32
+				if cv, err = b.Read(ct); err == nil {
+					f.cls = append(f.cls, cv...)
+				}
+			}
+			b.Free(ct)
+		}
+		b.Free(dt)
 		if err != nil {
 			return f, err
 		}
@@ -602,11 +611,11 @@ func (o *Options) probes() (*Probes, error) {
 	K := len(d.Classes)
 	train := d.Train.Subset(Sample(d.Train.N, o.ProbeTrain, o.Seed+4))
 	test := d.Test.Subset(Sample(d.Test.N, o.ProbeTest, o.Seed+5))
-	ftr, err := o.encodePooled(train.Images, true)
+	ftr, err := o.encodePooled(train.Images, true, true)
 	if err != nil {
 		return nil, err
 	}
-	fte, err := o.encodePooled(test.Images, true)
+	fte, err := o.encodePooled(test.Images, true, true)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package eval
 import (
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -104,5 +105,37 @@ func TestRunErrors(t *testing.T) {
 	m := openModel(t, b, randomModel(t, "testdata/tiny32.json", 0.05))
 	if _, err := Run(Options{Model: m, Backend: b, Data: ds, Steps: []int{1}, N: 2}); err == nil || !strings.Contains(err.Error(), "5 classes") {
 		t.Errorf("5-class data set on a 10-class model: %v", err)
+	}
+}
+
+// TestEncodePooledClassOptional: the Fréchet path asks for the patch tokens
+// only; they must be those of the probe path, which reads the class token too.
+func TestEncodePooledClassOptional(t *testing.T) {
+	b := FastCPU{}
+	m := openModel(t, b, randomModel(t, "testdata/tiny32.json", 0.05))
+	dir := filepath.Join(t.TempDir(), "synth")
+	if err := WriteSyntheticDataset(dir, 10, 32, 3, 12, 6, 1); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := LoadDataset(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Model: m, Backend: b, ReconBatch: 5}
+	only, err := o.encodePooled(ds.Train.Images, false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := o.encodePooled(ds.Train.Images, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	D := m.Dino.Cfg.Dim
+	if len(only.cls) != 0 || len(only.resid) != 0 || len(only.dino) != 12*D || len(all.cls) != 12*D || len(all.resid) != 12*m.Residual.Cfg.OutDim {
+		t.Fatalf("sizes: dino %d cls %d resid %d; with class token and residual: cls %d resid %d",
+			len(only.dino), len(only.cls), len(only.resid), len(all.cls), len(all.resid))
+	}
+	if !reflect.DeepEqual(only.dino, all.dino) {
+		t.Errorf("pooled patch tokens differ without the class token")
 	}
 }

@@ -16,7 +16,7 @@
 # EMA DiT; no optimiser state, a few MB each): commit it, and a run on another machine restores it instead of
 # training that phase again. An unfinished phase does not travel: it resumes only where its run directory is.
 #
-# Environment: PYTHON (/usr/bin/python3), RUNS (runs/), DATA (data/), OUT (RUNS/<preset>/models),
+# Environment: PYTHON (/usr/bin/python3), RUNS (runs/), DATA (data/; a relative path is taken from the repository root), OUT (RUNS/<preset>/models),
 # CARRY (tools/train/carry/<preset>), MAX_MINUTES (per phase and invocation; 0: no limit), SNAPSHOT_EVERY (1000), N (eval images per setting, 200),
 # GO (go), STEPS_DIT (the DiTs' step count; default the preset's); TRAIN_ARGS, EVAL_ARGS, CURVE_ARGS (more flags
 # for every training phase, for novae eval, for novae curve). A plumbing test, about 5 minutes: RUNS=<tmp>
@@ -31,13 +31,13 @@ case "${1:-}" in -h | --help) sed -n '2,22p' "$0"; exit 0 ;; esac
 P=${1:-digits}
 case "$P" in digits | emoji) ;; *) echo "twin.sh: unknown preset $P (digits|emoji)" >&2; exit 2 ;; esac
 RUNS=${RUNS:-$ROOT/runs}
-DATA=${DATA:-$ROOT/data}
+DATA=${DATA:-data} # relative to the repository root: the reports quote it
 OUT=${OUT:-$RUNS/$P/models}
 CARRY=${CARRY:-$ROOT/tools/train/carry/$P}
 SNAP=${SNAPSHOT_EVERY:-1000}
 N=${N:-200}
-[[ -f $DATA/$P/meta.json ]] || { echo "twin.sh: no prepared data in $DATA/$P (make data)" >&2; exit 1; }
 cd "$ROOT"
+[[ -f $DATA/$P/meta.json ]] || { echo "twin.sh: no prepared data in $DATA/$P (make data)" >&2; exit 1; }
 log() { echo "twin.sh: $(date -u +%H:%M:%S) $*"; }
 
 # finished RUN_DIR: its checkpoint has reached its step count

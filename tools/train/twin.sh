@@ -40,12 +40,14 @@ cd "$ROOT"
 [[ -f $DATA/$P/meta.json ]] || { echo "twin.sh: no prepared data in $DATA/$P (make data)" >&2; exit 1; }
 log() { echo "twin.sh: $(date -u +%H:%M:%S) $*"; }
 
-# finished RUN_DIR: its checkpoint has reached its step count
+# finished RUN_DIR [STEPS]: its checkpoint has reached its step count (and STEPS, when asked for more: a DiT
+# finished at 2,000 steps is not finished for STEPS_DIT=6000)
 finished() {
-	[[ -f $1/ckpt.pt ]] && "$PY" - "$1/ckpt.pt" <<'EOF'
+	[[ -f $1/ckpt.pt ]] && "$PY" - "$1/ckpt.pt" "${2:-0}" <<'EOF'
 import sys, torch
 ck = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
-sys.exit(0 if ck.get("step", 0) >= ck.get("total_steps", 1 << 60) else 1)
+want = max(ck.get("total_steps", 1 << 60), int(sys.argv[2]))
+sys.exit(0 if ck.get("step", 0) >= want else 1)
 EOF
 }
 
@@ -77,7 +79,9 @@ phase() {
 		cp "$CARRY/$name.pt" "$d/ckpt.pt"
 		log "$name: restored the carried checkpoint $CARRY/$name.pt"
 	fi
-	if finished "$d"; then
+	local want=0
+	[[ $name == dit* ]] && want=${STEPS_DIT:-0}
+	if finished "$d" "$want"; then
 		log "$name: finished, skipped"
 		carry "$name"
 		return 0
@@ -88,7 +92,7 @@ phase() {
 	# shellcheck disable=SC2086 # TRAIN_ARGS is a list of flags
 	nice -n 19 "$PY" "tools/train/$script" --preset "$P" --runs "$RUNS" --data "$DATA" --threads 1 "${lim[@]}" "$@" \
 		${TRAIN_ARGS:-} >>"$RUNS/$P/$name.log" 2>&1
-	if finished "$d"; then
+	if finished "$d" "$want"; then
 		carry "$name"
 	else
 		log "$name: stopped before its last step (time budget): rerun to resume"

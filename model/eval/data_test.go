@@ -33,15 +33,23 @@ func TestNpyRoundTrip(t *testing.T) {
 	}
 }
 
-func TestSyntheticDataset(t *testing.T) {
+// synthData writes a synthetic data set (WriteSyntheticDataset's arguments)
+// to a temporary folder named synth and loads it.
+func synthData(t testing.TB, classes, size, channels, train, test int, seed uint64) *Dataset {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "synth")
-	if err := WriteSyntheticDataset(dir, 16, 64, 3, 50, 20, 3); err != nil {
+	if err := WriteSyntheticDataset(dir, classes, size, channels, train, test, seed); err != nil {
 		t.Fatal(err)
 	}
 	d, err := LoadDataset(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return d
+}
+
+func TestSyntheticDataset(t *testing.T) {
+	d := synthData(t, 16, 64, 3, 50, 20, 3)
 	if d.Name != "synth" || len(d.Classes) != 16 || d.Train.N != 50 || d.Test.N != 20 || d.Test.C != 3 || d.Test.H != 64 {
 		t.Errorf("loaded %s: %d classes, %d/%d images %d×%d×%d", d.Name, len(d.Classes), d.Train.N, d.Test.N, d.Test.H, d.Test.W, d.Test.C)
 	}

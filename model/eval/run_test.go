@@ -93,14 +93,7 @@ func TestRunTiny(t *testing.T) {
 
 // TestRunErrors: mismatched data sets are refused before any work.
 func TestRunErrors(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "synth")
-	if err := WriteSyntheticDataset(dir, 5, 32, 1, 10, 10, 1); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := LoadDataset(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := synthData(t, 5, 32, 1, 10, 10, 1)
 	b := model.CPU{}
 	m := openModel(t, b, randomModel(t, "testdata/tiny32.json", 0.05))
 	if _, err := Run(Options{Model: m, Backend: b, Data: ds, Steps: []int{1}, N: 2}); err == nil || !strings.Contains(err.Error(), "5 classes") {
@@ -113,14 +106,7 @@ func TestRunErrors(t *testing.T) {
 func TestEncodePooledClassOptional(t *testing.T) {
 	b := FastCPU{}
 	m := openModel(t, b, randomModel(t, "testdata/tiny32.json", 0.05))
-	dir := filepath.Join(t.TempDir(), "synth")
-	if err := WriteSyntheticDataset(dir, 10, 32, 3, 12, 6, 1); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := LoadDataset(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds := synthData(t, 10, 32, 3, 12, 6, 1)
 	o := Options{Model: m, Backend: b, ReconBatch: 5}
 	only, err := o.encodePooled(ds.Train.Images, false, false)
 	if err != nil {

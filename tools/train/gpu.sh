@@ -18,8 +18,12 @@
 # export; with TWIN=1: DINO 22%, AE 15%, DiT 19%, VAE 15%, DiT on the VAE latent 19%, the VAE and its DiT at the
 # AE's and DiT's batch and LR); bf16 autocast (the scripts' default); tools/train/gpu_run.py adds fused AdamW, foreach EMA, images
 # resident on the GPU (NOVAE_COMPILE=1 adds torch.compile of the DiT).
+# CARRIED="dino ae vae" (any of these) restores those phases from tools/train/carry/<preset>/<phase>.pt instead of
+# training them again; their shares of MINUTES go to the phases that do train, in proportion.
+# With TWIN=1 the twin's DiT trains exactly as many steps as the SVG model's DiT was fitted to (the comparison
+# wants them identical), not a fit of its own.
 # Environment: PYTHON (default python3; here use /usr/bin/python3), OUT (required unless --pack/--unpack),
-# MINUTES (8), DATA (default data/), WORK (scratch dir, default a mktemp dir), TWIN (0).
+# MINUTES (8), DATA (default data/), WORK (scratch dir, default a mktemp dir), TWIN (0), CARRIED (none).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -29,7 +33,7 @@ case "${1:-}" in
 --pack) mode=pack; shift ;;
 --unpack) mode=unpack; SRC=${2:?usage: gpu.sh --unpack DIR [preset]}; shift 2 ;;
 --cpu-smoke) mode=smoke; shift ;;
--h | --help) sed -n '2,24p' "$0"; exit 0 ;;
+-h | --help) sed -n '2,28p' "$0"; exit 0 ;;
 esac
 PRESET=${1:-emoji}
 case "$PRESET" in digits | emoji) ;; *) echo "gpu.sh: unknown preset $PRESET (digits|emoji)" >&2; exit 2 ;; esac
@@ -99,18 +103,41 @@ print(f"gpu.sh: unpacked {src}: train {len(z['train_y'])}, held-out {len(z['test
 EOF
 fi
 
+# ---- carried phases: restored, not trained ----
+declare -A carried=()
+for ph in ${CARRIED:-}; do
+	case "$ph" in dino | ae | vae) ;; *) echo "gpu.sh: CARRIED: $ph is not a carried phase (dino, ae, vae)" >&2; exit 2 ;; esac
+	[[ $ph == vae && $TWIN != 1 ]] && { echo "gpu.sh: CARRIED=vae without TWIN=1" >&2; exit 2; }
+	src=$ROOT/tools/train/carry/$PRESET/$ph.pt
+	[[ -f $src ]] || { echo "gpu.sh: CARRIED: no $src (tools/train/twin.sh carries finished phases there)" >&2; exit 1; }
+	mkdir -p "$RUNS/$PRESET/$ph"
+	cp "$src" "$RUNS/$PRESET/$ph/ckpt.pt"
+	carried[$ph]=1
+	echo "gpu.sh: $ph restored from $src"
+done
+
 # ---- per-phase flags ----
 snap=()
 if [[ $TWIN == 1 ]]; then
 	snap=(--snapshots 6)
-	share=(0.22 0.15 0.19) # dino ae dit; the VAE takes the AE's share, its DiT the DiT's
+	share=(0.22 0.15 0.19 0.15 0.19) # dino ae dit vae dit_vae
 else
-	share=(0.34 0.28 0.28)
+	share=(0.34 0.28 0.28 0 0)
 fi
+# the shares of carried phases go to the trained ones, in proportion (the total, 90%, stays)
+names=(dino ae dit vae dit_vae)
+kept=0
+for i in "${!names[@]}"; do
+	[[ -n ${carried[${names[$i]}]:-} ]] && share[i]=0
+	kept=$(awk -v a="$kept" -v b="${share[$i]}" 'BEGIN { print a + b }')
+done
+for i in "${!names[@]}"; do
+	share[i]=$(awk -v s="${share[$i]}" -v k="$kept" 'BEGIN { printf "%.4f", s * 0.90 / k }')
+done
 if [[ $mode == smoke ]]; then
 	export NOVAE_DEVICE=cpu
 	common=(--device cpu --threads 1 --limit 64 --steps 3 --batch 8 --log-every 1)
-	dino=("${common[@]}") ae=("${common[@]}") dit=("${common[@]}" "${snap[@]}")
+	dino=("${common[@]}") ae=("${common[@]}") dit=("${common[@]}" "${snap[@]}") dit_vae=("${dit[@]}") vae=("${common[@]}")
 else
 	MINUTES=${MINUTES:-8}
 	# peak LR: preset LR at the preset batch, times sqrt(GPU batch / preset batch); each script multiplies its
@@ -129,14 +156,15 @@ EOF
 )
 	((${#sets[@]} == 3)) || { echo "gpu.sh: could not compute the learning rates" >&2; exit 1; }
 	fit() { awk -v m="$MINUTES" -v f="$1" 'BEGIN { printf "%.2f", m * f }'; }
-	common=(--device cuda --steps 1000000 --ckpt-every 1000000 --ckpt-minutes 1000 --log-every 50)
-	dino=("${common[@]}" --batch "${BATCH_DINO:-512}" --fit-minutes "$(fit "${share[0]}")" --set "${sets[0]}")
-	ae=("${common[@]}" --batch "${BATCH_AE:-256}" --fit-minutes "$(fit "${share[1]}")" --set "${sets[1]}")
+	common=(--device cuda --ckpt-every 1000000 --ckpt-minutes 1000 --log-every 50)
+	dino=("${common[@]}" --steps 1000000 --batch "${BATCH_DINO:-512}" --fit-minutes "$(fit "${share[0]}")" --set "${sets[0]}")
+	ae=("${common[@]}" --steps 1000000 --batch "${BATCH_AE:-256}" --fit-minutes "$(fit "${share[1]}")" --set "${sets[1]}")
+	vae=("${common[@]}" --steps 1000000 --batch "${BATCH_AE:-256}" --fit-minutes "$(fit "${share[3]}")" --set "${sets[1]}")
 	# EMA horizon ~500 steps: a fitted DiT phase is ~1-2k steps, where the preset's 0.9995 would still hold the
 	# early weights
-	dit=("${common[@]}" --batch "${BATCH_DIT:-1024}" --fit-minutes "$(fit "${share[2]}")" --set "${sets[2]}" --set dit.ema=0.998
-		"${snap[@]}")
-	echo "gpu.sh: ${MINUTES} min; ${sets[*]}; twin $TWIN"
+	dit_vae=("${common[@]}" --batch "${BATCH_DIT:-1024}" --set "${sets[2]}" --set dit.ema=0.998 "${snap[@]}")
+	dit=("${dit_vae[@]}" --steps 1000000 --fit-minutes "$(fit "${share[2]}")")
+	echo "gpu.sh: ${MINUTES} min; ${sets[*]}; twin $TWIN; carried: ${!carried[*]}; shares ${names[*]}: ${share[*]}"
 fi
 
 # A failing phase or export is reported and the rest still runs as far as it can: whatever was trained is packed.
@@ -155,14 +183,26 @@ run_phase() {
 cd "$ROOT"
 "$PY" -c 'import sys, numpy, torch, PIL; print("gpu.sh: python", sys.version.split()[0], "torch", torch.__version__,
 "cuda", torch.cuda.is_available(), "numpy", numpy.__version__, "PIL", PIL.__version__)'
-run_phase dino train_dino.py "${dino[@]}"
-run_phase ae train_ae.py "${ae[@]}"
+[[ -n ${carried[dino]:-} ]] || run_phase dino train_dino.py "${dino[@]}"
+[[ -n ${carried[ae]:-} ]] || run_phase ae train_ae.py "${ae[@]}"
 run_phase dit train_dit.py "${dit[@]}"
 "$PY" tools/train/export.py --preset "$PRESET" --runs "$RUNS" --data "$DATA" 2>&1 | tail -n 20 || failed+=(export)
 if [[ $TWIN == 1 ]]; then
-	# the twin: same budget, batch and LR as the AE and the DiT (train_vae.py reads the ae preset values)
-	run_phase vae train_vae.py "${ae[@]}"
-	run_phase dit_vae train_dit.py "${dit[@]}" --latent vae
+	# the twin: same budget, batch and LR as the AE and the DiT (train_vae.py reads the ae preset values), and its
+	# DiT exactly the SVG DiT's step count (a fit of its own would differ by the throughput's noise)
+	[[ -n ${carried[vae]:-} ]] || run_phase vae train_vae.py "${vae[@]}"
+	if [[ $mode != smoke ]]; then
+		n=$("$PY" -c 'import sys, torch; print(torch.load(sys.argv[1], map_location="cpu", weights_only=False)["step"])' \
+			"$RUNS/$PRESET/dit/ckpt.pt" 2>/dev/null) || n=
+		if [[ $n =~ ^[0-9]+$ ]]; then
+			dit_vae+=(--steps "$n")
+			echo "gpu.sh: the twin's DiT trains $n steps, as the SVG model's"
+		else
+			dit_vae+=(--steps 1000000 --fit-minutes "$(fit "${share[4]}")")
+			echo "gpu.sh: no SVG DiT checkpoint: the twin's DiT is fitted to its own share"
+		fi
+	fi
+	run_phase dit_vae train_dit.py "${dit_vae[@]}" --latent vae
 	"$PY" tools/train/export.py --preset "$PRESET" --runs "$RUNS" --data "$DATA" --latent vae 2>&1 | tail -n 20 ||
 		failed+=(export_vae)
 fi

@@ -342,6 +342,9 @@ def resume(ctx, opt, **modules):
     ck = load_ckpt(ctx)
     if ck is None:
         return 0, None
+    if "slim" in ck:  # no optimiser state, and only the weights later phases read
+        raise SystemExit(f"{ckpt_path(ctx)}: a weights-only checkpoint at step {ck['step']} ({ck['slim']}); it cannot "
+                         f"be resumed: train this phase again with --fresh (or move it away)")
     for key, m in modules.items():
         m.load_state_dict(ck[key])
     opt.load_state_dict(ck["opt"])

@@ -40,10 +40,10 @@ cd "$ROOT"
 [[ -f $DATA/$P/meta.json ]] || { echo "twin.sh: no prepared data in $DATA/$P (make data)" >&2; exit 1; }
 log() { echo "twin.sh: $(date -u +%H:%M:%S) $*"; }
 
-# finished RUN_DIR [STEPS]: its checkpoint has reached its step count (and STEPS, when asked for more: a DiT
+# finished CKPT [STEPS]: the checkpoint has reached its step count (and STEPS, when asked for more: a DiT
 # finished at 2,000 steps is not finished for STEPS_DIT=6000)
 finished() {
-	[[ -f $1/ckpt.pt ]] && "$PY" - "$1/ckpt.pt" "${2:-0}" <<'EOF'
+	[[ -f $1 ]] && "$PY" - "$1" "${2:-0}" <<'EOF'
 import sys, torch
 ck = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
 want = max(ck.get("total_steps", 1 << 60), int(sys.argv[2]))
@@ -51,10 +51,10 @@ sys.exit(0 if ck.get("step", 0) >= want else 1)
 EOF
 }
 
-# carry PHASE: a finished phase's weights-only checkpoint -> tools/train/carry/<preset>/<phase>.pt
+# carry PHASE: a finished phase's weights-only checkpoint -> tools/train/carry/<preset>/<phase>.pt (replacing a
+# carried copy with fewer steps: a DiT trained on to more steps)
 carry() {
 	local d=$RUNS/$P/$1
-	[[ -f $CARRY/$1.pt ]] && return 0
 	mkdir -p "$CARRY"
 	"$PY" - "$d/ckpt.pt" "$CARRY/$1.pt" "$1" <<'EOF'
 import os, sys, torch
@@ -62,6 +62,8 @@ sys.path.insert(0, "tools/train")
 import common as C
 src, dst, phase = sys.argv[1:4]
 ck = torch.load(src, map_location="cpu", weights_only=False)
+if os.path.exists(dst) and torch.load(dst, map_location="cpu", weights_only=False)["step"] >= ck["step"]:
+    sys.exit(0)
 torch.save(C.slim_checkpoint(ck, phase, "weights only (tools/train/twin.sh carry); continue this phase with --fresh"),
            dst + ".tmp")
 os.replace(dst + ".tmp", dst)
@@ -74,17 +76,27 @@ phase() {
 	local name=$1 script=$2
 	shift 2
 	local d=$RUNS/$P/$name
-	if [[ ! -f $d/ckpt.pt && -f $CARRY/$name.pt ]]; then
-		mkdir -p "$d"
-		cp "$CARRY/$name.pt" "$d/ckpt.pt"
-		log "$name: restored the carried checkpoint $CARRY/$name.pt"
-	fi
 	local want=0
 	[[ $name == dit* ]] && want=${STEPS_DIT:-0}
-	if finished "$d" "$want"; then
+	if [[ ! -f $d/ckpt.pt && -f $CARRY/$name.pt ]]; then
+		# a carried copy has no optimiser state: it stands in for a finished phase only, never resumes
+		if finished "$CARRY/$name.pt" "$want"; then
+			mkdir -p "$d"
+			cp "$CARRY/$name.pt" "$d/ckpt.pt"
+			log "$name: restored the carried checkpoint $CARRY/$name.pt"
+		else
+			log "$name: the carried $CARRY/$name.pt has fewer steps than asked for: training from the start"
+		fi
+	fi
+	if finished "$d/ckpt.pt" "$want"; then
 		log "$name: finished, skipped"
 		carry "$name"
 		return 0
+	fi
+	if [[ -f $d/ckpt.pt ]] && "$PY" -c 'import sys, torch; sys.exit("slim" not in torch.load(sys.argv[1], map_location="cpu", weights_only=False))' "$d/ckpt.pt"; then
+		# restored from a carried copy on an earlier run, now asked for more steps: weights only, cannot resume
+		mv "$d/ckpt.pt" "$d/ckpt.carried.pt"
+		log "$name: its checkpoint is a carried copy (no optimiser state), kept as ckpt.carried.pt: training from the start"
 	fi
 	log "$name: training (log $RUNS/$P/$name.log)"
 	local lim=()
@@ -92,7 +104,7 @@ phase() {
 	# shellcheck disable=SC2086 # TRAIN_ARGS is a list of flags
 	nice -n 19 "$PY" "tools/train/$script" --preset "$P" --runs "$RUNS" --data "$DATA" --threads 1 "${lim[@]}" "$@" \
 		${TRAIN_ARGS:-} >>"$RUNS/$P/$name.log" 2>&1
-	if finished "$d" "$want"; then
+	if finished "$d/ckpt.pt" "$want"; then
 		carry "$name"
 	else
 		log "$name: stopped before its last step (time budget): rerun to resume"

@@ -45,7 +45,7 @@ def load(path):
 class Latent:
     """One model of the pair: encode (normalised tokens [N,T,C]), decode, its DiT (EMA) and training latents."""
 
-    def __init__(self, runs, preset, kind, dev):
+    def __init__(self, runs, preset, kind, dev, load_dit=True):
         R = os.path.join(runs, preset)
         self.kind = kind
         if kind == "svg":
@@ -66,11 +66,13 @@ class Latent:
             dit_dir = f"{R}/dit_vae"
         self.cfg, self.dev = cfg, dev
         self.C = P.latent_channels(cfg)
-        self.dit = M.build_dit(cfg)
-        dck = load(f"{dit_dir}/ckpt.pt")
-        self.dit.load_state_dict(dck["ema"])
-        self.dit.eval()
-        self.dit_step = dck["step"]
+        self.dit_dir = dit_dir
+        if load_dit:
+            self.dit = M.build_dit(cfg)
+            dck = load(f"{dit_dir}/ckpt.pt")
+            self.dit.load_state_dict(dck["ema"])
+            self.dit.eval()
+            self.dit_step = dck["step"]
         self.train_latents = np.load(f"{dit_dir}/latents_train.npy", mmap_mode="r")
 
     def encode(self, x):
@@ -90,6 +92,22 @@ class Latent:
     def train_norm(self, n):
         z = torch.from_numpy(self.train_latents[:n, :, :self.C].astype(np.float32))  # VAE: the posterior mean
         return (z - self.mean) / self.std
+
+
+def class_means(L, ytr, K, n=5000):
+    """[K,T,C] class means of the first n training latents (normalised)."""
+    ztr = L.train_norm(n)
+    yt = torch.as_tensor(np.asarray(ytr[:n])).long()
+    return torch.stack([ztr[yt == k].mean(0) for k in range(K)])
+
+
+@torch.no_grad()
+def t0_error(dit, C_, cm, K):
+    """At t = 0 an exact model's noise + v is the class mean: RMS error of 80 draws against it, and RMS of the means."""
+    yv = torch.arange(K).repeat_interleave(max(1, 80 // K))
+    eps = torch.randn(len(yv), cm.shape[1], C_, generator=torch.Generator().manual_seed(5))
+    e = eps + dit(eps, torch.zeros(len(yv)), yv)[..., :C_] - cm[yv]
+    return {"rms_error": float(e.pow(2).mean().sqrt()), "rms_class_mean": float(cm.pow(2).mean().sqrt())}
 
 
 @torch.no_grad()
@@ -141,13 +159,7 @@ def main():
                 d["psnr_true_residual"] = psnr(L.decode(torch.cat([xh[..., :D], z[..., D:]], -1)), img)
                 d["psnr_true_dino"] = psnr(L.decode(torch.cat([z[..., :D], xh[..., D:]], -1)), img)
             r["denoise"][str(t)] = d
-        ztr = L.train_norm(5000)
-        yt = torch.as_tensor(np.asarray(ytr[:5000])).long()
-        cm = torch.stack([ztr[yt == k].mean(0) for k in range(K)])
-        yv = torch.arange(K).repeat_interleave(max(1, 80 // K))
-        eps = torch.randn(len(yv), z.shape[1], L.C, generator=torch.Generator().manual_seed(5))
-        e = eps + L.dit(eps, torch.zeros(len(yv)), yv)[..., :L.C] - cm[yv]
-        r["t0"] = {"rms_error": float(e.pow(2).mean().sqrt()), "rms_class_mean": float(cm.pow(2).mean().sqrt())}
+        r["t0"] = t0_error(L.dit, L.C, class_means(L, ytr, K), K)
         res[kind] = r
         print(f"{kind}: {json.dumps(r)}", flush=True)
     if args.out:

@@ -13,6 +13,9 @@ Each measurement separates the autoencoder from the DiT:
               x̂0 with the true residual channels and x̂0 with the true DINO channels (where the error hurts)
   t0          at t = 0 an exact model outputs v = E[z | class] - eps, so noise + v is the class-mean latent:
               its RMS error against the class mean of 5,000 training latents, beside the RMS of those means
+  spread      how the normalised latent's variance divides (5,000 training latents): the share held by the
+              per-position mean, by the per-position class means (class signal), and how many principal
+              directions of the whole T x C latent hold 50 / 90 / 99% of it (what the DiT has to generate)
 
   /usr/bin/python3 tools/eval/twin_diag.py --runs runs --preset digits [--n 256] [--out diag.json]
 """
@@ -102,6 +105,20 @@ def class_means(L, ytr, K, n=5000):
 
 
 @torch.no_grad()
+def spread(L, ytr, K, n=5000):
+    z = L.train_norm(n)
+    yt = torch.as_tensor(np.asarray(ytr[:n])).long()
+    total = float(z.pow(2).mean())
+    cm = torch.stack([z[yt == k].mean(0) for k in range(K)])
+    f = (z - z.mean(0)).flatten(1).double()
+    ev = torch.linalg.svdvals(f) ** 2
+    c = ev.cumsum(0) / ev.sum()
+    return {"position_mean_share": float(z.mean(0).pow(2).mean()) / total,
+            "class_signal_share": float(cm.pow(2).mean()) / total,
+            "dims": f.shape[1], **{f"pca_dims_{p}": int((c < p / 100).sum()) + 1 for p in (50, 90, 99)}}
+
+
+@torch.no_grad()
 def t0_error(dit, C_, cm, K):
     """At t = 0 an exact model's noise + v is the class mean: RMS error of 80 draws against it, and RMS of the means."""
     yv = torch.arange(K).repeat_interleave(max(1, 80 // K))
@@ -160,6 +177,7 @@ def main():
                 d["psnr_true_dino"] = psnr(L.decode(torch.cat([z[..., :D], xh[..., D:]], -1)), img)
             r["denoise"][str(t)] = d
         r["t0"] = t0_error(L.dit, L.C, class_means(L, ytr, K), K)
+        r["spread"] = spread(L, ytr, K)
         res[kind] = r
         print(f"{kind}: {json.dumps(r)}", flush=True)
     if args.out:

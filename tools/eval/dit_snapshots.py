@@ -11,7 +11,6 @@ on the converted int8 model.
 
   /usr/bin/python3 tools/eval/dit_snapshots.py --runs runs [--kind svg|vae] [--steps 4,25] [--n 200] [--out f.json]
 """
-import argparse
 import glob
 import json
 import os
@@ -46,10 +45,7 @@ def load_classifier(path):
 
 @torch.no_grad()
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", default=os.path.join(ROOT, "runs"))
-    ap.add_argument("--data", default=os.path.join(ROOT, "data"))
-    ap.add_argument("--preset", default="digits")
+    ap = TD.run_parser(__doc__)
     ap.add_argument("--kind", default="svg", choices=["svg", "vae"], help="the run's DiT: dit/ (svg) or dit_vae/")
     ap.add_argument("--snapshots", default="", help="comma-separated snapshot files (default: all of the run's)")
     ap.add_argument("--steps", default="4", help="sampling step counts, comma-separated")

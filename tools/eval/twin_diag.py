@@ -127,12 +127,18 @@ def t0_error(dit, C_, cm, K):
     return {"rms_error": float(e.pow(2).mean().sqrt()), "rms_class_mean": float(cm.pow(2).mean().sqrt())}
 
 
-@torch.no_grad()
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_parser(doc):
+    """The flags every tool reading a run directory takes: --runs, --data, --preset."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default=os.path.join(ROOT, "runs"))
     ap.add_argument("--data", default=os.path.join(ROOT, "data"))
     ap.add_argument("--preset", default="digits")
+    return ap
+
+
+@torch.no_grad()
+def main():
+    ap = run_parser(__doc__)
     ap.add_argument("--n", type=int, default=256, help="held-out images")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default="")

@@ -18,7 +18,6 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools", "train"))
@@ -28,19 +27,14 @@ import common as C  # noqa: E402
 import models as M  # noqa: E402
 import st  # noqa: E402
 import twin_diag as TD  # noqa: E402
+from train_classifier import folded_forward  # noqa: E402
 
 
 def load_classifier(path):
-    """The judge as exported by train_classifier.py (BatchNorm folded): x [B,in_ch,H,W] in [0,1] -> logits."""
+    """The judge as train_classifier.py exports it (BatchNorm folded): x [B,in_ch,H,W] in [0,1] -> logits."""
     w = {k: torch.as_tensor(np.asarray(v)).float() for k, v in st.load(path)[0].items()}
     n_conv = sum(1 for k in w if k.startswith("conv") and k.endswith(".weight"))
-
-    def judge(x):
-        for i in range(n_conv):
-            x = F.max_pool2d(F.relu(F.conv2d(x, w[f"conv{i}.weight"], w[f"conv{i}.bias"], padding=1)), 2)
-        return F.linear(F.relu(F.linear(x.flatten(1), w["fc1.weight"], w["fc1.bias"])), w["fc2.weight"], w["fc2.bias"])
-
-    return judge, w["conv0.weight"].shape[1]
+    return (lambda x: folded_forward(w, x, n_conv)[0]), w["conv0.weight"].shape[1]
 
 
 @torch.no_grad()
@@ -62,7 +56,7 @@ def main():
     K = run_cfg["data"]["num_classes"]
     judge, in_ch = load_classifier(os.path.join(ROOT, "tools", "eval", f"classifier_{run_cfg['data']['name']}.safetensors"))
     _, ytr = C.load_split(args.data, run_cfg["data"]["name"], "train")
-    cm = TD.class_means(L, ytr, K)
+    cm = TD.class_means(*TD.train_sample(L, ytr), K)
     snaps = args.snapshots.split(",") if args.snapshots else sorted(glob.glob(os.path.join(L.dit_dir, "snapshots", "*.pt")))
     if not snaps:
         raise SystemExit(f"no snapshots in {L.dit_dir}/snapshots (train_dit.py --snapshot-every N)")

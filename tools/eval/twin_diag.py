@@ -97,19 +97,20 @@ class Latent:
         return (z - self.mean) / self.std
 
 
-def class_means(L, ytr, K, n=5000):
-    """[K,T,C] class means of the first n training latents (normalised)."""
-    ztr = L.train_norm(n)
-    yt = torch.as_tensor(np.asarray(ytr[:n])).long()
-    return torch.stack([ztr[yt == k].mean(0) for k in range(K)])
+def train_sample(L, ytr, n=5000):
+    """The first n training latents (normalised, [n,T,C]) and their labels."""
+    return L.train_norm(n), torch.as_tensor(np.asarray(ytr[:n])).long()
+
+
+def class_means(z, y, K):
+    """[K,T,C] class means of latents z [N,T,C] with labels y."""
+    return torch.stack([z[y == k].mean(0) for k in range(K)])
 
 
 @torch.no_grad()
-def spread(L, ytr, K, n=5000):
-    z = L.train_norm(n)
-    yt = torch.as_tensor(np.asarray(ytr[:n])).long()
+def spread(z, cm):
+    """How the variance of latents z [N,T,C] divides; cm: their class means."""
     total = float(z.pow(2).mean())
-    cm = torch.stack([z[yt == k].mean(0) for k in range(K)])
     f = (z - z.mean(0)).flatten(1).double()
     ev = torch.linalg.svdvals(f) ** 2
     c = ev.cumsum(0) / ev.sum()
@@ -182,8 +183,10 @@ def main():
                 d["psnr_true_residual"] = psnr(L.decode(torch.cat([xh[..., :D], z[..., D:]], -1)), img)
                 d["psnr_true_dino"] = psnr(L.decode(torch.cat([z[..., :D], xh[..., D:]], -1)), img)
             r["denoise"][str(t)] = d
-        r["t0"] = t0_error(L.dit, L.C, class_means(L, ytr, K), K)
-        r["spread"] = spread(L, ytr, K)
+        ztr, yt = train_sample(L, ytr)
+        cm = class_means(ztr, yt, K)
+        r["t0"] = t0_error(L.dit, L.C, cm, K)
+        r["spread"] = spread(ztr, cm)
         res[kind] = r
         print(f"{kind}: {json.dumps(r)}", flush=True)
     if args.out:

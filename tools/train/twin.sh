@@ -41,13 +41,14 @@ cd "$ROOT"
 log() { echo "twin.sh: $(date -u +%H:%M:%S) $*"; }
 
 # finished CKPT [STEPS]: the checkpoint has reached its step count (and STEPS, when asked for more: a DiT
-# finished at 2,000 steps is not finished for STEPS_DIT=6000)
+# finished at 2,000 steps is not finished for STEPS_DIT=6000). Status 0 finished, 2 not finished and weights only
+# (a carried copy: it cannot resume), 1 otherwise.
 finished() {
 	[[ -f $1 ]] && "$PY" - "$1" "${2:-0}" <<'EOF'
 import sys, torch
 ck = torch.load(sys.argv[1], map_location="cpu", weights_only=False)
 want = max(ck.get("total_steps", 1 << 60), int(sys.argv[2]))
-sys.exit(0 if ck.get("step", 0) >= want else 1)
+sys.exit(0 if ck.get("step", 0) >= want else 2 if "slim" in ck else 1)
 EOF
 }
 
@@ -88,12 +89,14 @@ phase() {
 			log "$name: the carried $CARRY/$name.pt has fewer steps than asked for: training from the start"
 		fi
 	fi
-	if finished "$d/ckpt.pt" "$want"; then
+	local st=0
+	finished "$d/ckpt.pt" "$want" || st=$?
+	if ((st == 0)); then
 		log "$name: finished, skipped"
 		carry "$name"
 		return 0
 	fi
-	if [[ -f $d/ckpt.pt ]] && "$PY" -c 'import sys, torch; sys.exit("slim" not in torch.load(sys.argv[1], map_location="cpu", weights_only=False))' "$d/ckpt.pt"; then
+	if ((st == 2)); then
 		# restored from a carried copy on an earlier run, now asked for more steps: weights only, cannot resume
 		mv "$d/ckpt.pt" "$d/ckpt.carried.pt"
 		log "$name: its checkpoint is a carried copy (no optimiser state), kept as ckpt.carried.pt: training from the start"
